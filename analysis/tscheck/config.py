@@ -1,0 +1,184 @@
+"""`[tool.tscheck]` in the nearest pyproject.toml."""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tscheck.model import Severity
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A bad config value: the CLI prints it as one line and exits 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] = ()  # codes or prefixes; empty = all rules
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # glob -> codes
+    exclude: tuple[str, ...] = ()  # gitignore-style globs, relative to `root`
+    roots: tuple[str, ...] = ()  # "path/to/file.py:Class"
+    severity: tuple[tuple[str, Severity], ...] = ()  # code or prefix -> severity
+    root: str = "."  # the folder holding pyproject.toml; relative paths start here
+    source: str = ""  # the file the config came from, for messages
+
+    def enabled(self, code: str, path: str = "") -> bool:
+        if self.select and not _matches(code, self.select):
+            return False
+        if _matches(code, self.ignore):
+            return False
+        rel = self.relative(path)
+        for pattern, codes in self.per_file_ignores:
+            if _glob(rel, pattern) and _matches(code, codes):
+                return False
+        return True
+
+    def severity_of(self, code: str, default: Severity) -> Severity:
+        best, best_len = default, -1
+        for prefix, severity in self.severity:
+            if code.startswith(prefix) and len(prefix) > best_len:
+                best, best_len = severity, len(prefix)
+        return best
+
+    def excluded(self, path: str) -> bool:
+        rel = self.relative(path)
+        return any(_glob(rel, pattern) for pattern in self.exclude)
+
+    def relative(self, path: str) -> str:
+        try:
+            return Path(path).resolve().relative_to(Path(self.root).resolve()).as_posix()
+        except ValueError:
+            return Path(path).as_posix()
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tscheck_cache",
+    "node_modules",
+    "build",
+    "dist",
+    "site-packages",
+)
+
+
+def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
+    return any(code.startswith(p) for p in prefixes if p) or "ALL" in prefixes
+
+
+def _glob(rel: str, pattern: str) -> bool:
+    """gitignore-like: a pattern without a slash matches any path part; `dir/` a folder."""
+    pattern = pattern.rstrip("/")
+    if "/" not in pattern:
+        return any(fnmatch.fnmatch(part, pattern) for part in rel.split("/"))
+    pattern = pattern.lstrip("/")
+    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*")
+
+
+def find_pyproject(start: Path) -> Path | None:
+    start = start.resolve()
+    for folder in [start, *start.parents] if start.is_dir() else start.parents:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(start: Path) -> Config:
+    """The config that applies to `start` (a file or folder); defaults when there is none."""
+    path = find_pyproject(start)
+    if path is None:
+        return Config(root=str(start if start.is_dir() else start.parent))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    section = data.get("tool", {}).get("tscheck", {})
+    return from_mapping(section, root=str(path.parent), source=str(path))
+
+
+def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") -> Config:
+    where = f"{source}: [tool.tscheck]" if source else "[tool.tscheck]"
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    known = {
+        "select",
+        "ignore",
+        "per-file-ignores",
+        "exclude",
+        "extend-exclude",
+        "roots",
+        "severity",
+        "factories",
+        "preload",
+        "python",
+        "verify",
+        "sandbox",
+    }
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    per_file = section.get("per-file-ignores", {})
+    if not isinstance(per_file, Mapping):
+        raise ConfigError(f"{where}: per-file-ignores must be a table of glob = [codes]")
+    severity = section.get("severity", {})
+    if not isinstance(severity, Mapping):
+        raise ConfigError(f"{where}: severity must be a table of code = \"error|warning|info\"")
+    severities: list[tuple[str, Severity]] = []
+    for code, value in severity.items():
+        try:
+            severities.append((str(code), Severity(str(value))))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: severity for {code} must be error, warning or info, not {value!r}"
+            ) from None
+    return Config(
+        select=_strings(section, "select", where),
+        ignore=_strings(section, "ignore", where),
+        per_file_ignores=tuple(
+            (str(k), _string_list(v, f"{where}: per-file-ignores[{k!r}]"))
+            for k, v in per_file.items()
+        ),
+        exclude=_strings(section, "exclude", where) + _strings(section, "extend-exclude", where),
+        roots=_strings(section, "roots", where),
+        severity=tuple(severities),
+        root=root,
+        source=source,
+    )
+
+
+def _strings(section: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    return _string_list(section.get(key, []), f"{where}: {key}")
+
+
+def _string_list(value: Any, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+DEFAULT = Config()

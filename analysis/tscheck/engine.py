@@ -1,0 +1,320 @@
+"""The one core call behind every front end: source files in, diagnostics out.
+
+index (ast, every file) -> reach (compiled set) -> rules (libcst, compiled blocks only)
+-> suppressions, selection, severities -> sorted Diagnostics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+from tscheck.config import DEFAULT, Config
+from tscheck.index import FileSummary, summarize
+from tscheck.model import Diagnostic, Severity
+from tscheck.parse import ParsedBlocks, source_lines
+from tscheck.reach import Compiled, Project, Root, chosen_roots, compiled_set, default_roots
+from tscheck.rules import ALL_RULES, RULES_BY_CODE
+from tscheck.rules.base import FileContext, Finding, FunctionContext, Rule
+from tscheck.walk import Dispatch, walk_function
+
+SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+SYNTAX_ERROR = "TS001"
+UNKNOWN_SUPPRESSION = "TS002"
+ENGINE_CODES = {
+    SYNTAX_ERROR: "The file is not valid Python; nothing in it was checked.",
+    UNKNOWN_SUPPRESSION: "A `# tscheck: ignore[...]` comment names a code that no rule has.",
+}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # as shown to the user
+    module: str  # dotted module name inside the checked tree ("" if unknown)
+    text: str
+
+
+@dataclass(frozen=True)
+class Result:
+    diagnostics: tuple[Diagnostic, ...]
+    # Rule crashes: reported, never raised (one rule's bug costs only that rule's findings).
+    internal_errors: tuple[str, ...] = ()
+    compiled: tuple[Compiled, ...] = ()
+
+
+def check(
+    files: Sequence[SourceFile],
+    config: Config = DEFAULT,
+    *,
+    context: Sequence[SourceFile] = (),
+    summaries: dict[str, FileSummary] | None = None,
+) -> Result:
+    """Check `files`; `context` files are indexed for reach but not reported on."""
+    summaries = dict(summaries or {})
+    for f in [*files, *context]:
+        if f.path not in summaries:
+            summaries[f.path] = summarize(f.path, f.module or module_name_guess(f.path), f.text)
+    project = Project(summaries.values())
+    compiled = compiled_set(project, _roots(project, config))
+    by_path: dict[str, list[Compiled]] = defaultdict(list)
+    for c in compiled.values():
+        by_path[c.path].append(c)
+    rules = active_rules(config)
+    diagnostics: list[Diagnostic] = []
+    errors: list[str] = []
+    for f in files:
+        summary = summaries[f.path]
+        findings, crashed = analyze_file(project, summary, f.text, by_path.get(f.path, []), rules)
+        errors.extend(crashed)
+        diagnostics.extend(finish(f, summary, findings, config))
+    diagnostics.sort(key=lambda d: d.sort_key)
+    return Result(tuple(diagnostics), tuple(errors), tuple(compiled.values()))
+
+
+def check_source(path: str, text: str, config: Config = DEFAULT, module: str = "") -> Result:
+    """One file on its own (stdin, editors, tests)."""
+    return check([SourceFile(path, module, text)], config)
+
+
+def module_name_guess(path: str) -> str:
+    """A stand-in module name for a file outside any known package: its stem."""
+    stem = re.sub(r"\W", "_", path.replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".py"))
+    return stem or "module"
+
+
+def active_rules(config: Config) -> list[Rule]:
+    return [rule for rule in ALL_RULES if config.enabled(rule.code)]
+
+
+def _roots(project: Project, config: Config) -> Iterable[tuple[FileSummary, object, str]]:
+    if not config.roots:
+        return default_roots(project)
+    chosen = []
+    for spec in config.roots:
+        path, _, name = spec.rpartition(":")
+        for candidate in project.files:
+            if _same_file(candidate, path, config.root):
+                chosen.append(Root(candidate, name))
+    return chosen_roots(project, chosen)
+
+
+def _same_file(candidate: str, spec_path: str, root: str) -> bool:
+    from pathlib import Path
+
+    a = Path(candidate)
+    b = Path(spec_path)
+    if not b.is_absolute():
+        b = Path(root) / b
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+# -- one file ---------------------------------------------------------------------------------
+
+
+def analyze_file(
+    project: Project,
+    summary: FileSummary,
+    text: str,
+    compiled: Sequence[Compiled],
+    rules: Sequence[Rule],
+) -> tuple[list[Finding], list[str]]:
+    """Run rules over one file's compiled functions; returns findings and rule crashes."""
+    if summary.syntax_error is not None or not compiled:
+        return [], []
+    blocks = ParsedBlocks(text)
+    findings: list[Finding] = []
+    errors: list[str] = []
+    dispatch = Dispatch(rules)
+    for c in sorted(compiled, key=lambda c: c.info.line):
+        try:
+            module, start = blocks.module_for_line(c.info.line)
+        except cst.ParserSyntaxError as exc:  # ast accepted it but libcst did not
+            errors.append(f"{summary.path}: libcst cannot parse this file: {exc.message}")
+            return findings, errors
+        node = find_def(blocks, module, start, c.info.qualname, c.info.line)
+        if node is None:
+            errors.append(f"{summary.path}:{c.info.line}: cannot locate {c.info.qualname}")
+            continue
+        ctx = FunctionContext(
+            project=project,
+            summary=summary,
+            compiled=c,
+            node=node,
+            module=module,
+            start_line=start,
+            blocks=blocks,
+            findings=findings,
+        )
+        hook = "check_function" if c.mode == "compiled" else "check_signature"
+        for rule in rules:
+            if not _overrides(rule, hook):
+                continue
+            ctx.rule_code = rule.code
+            try:
+                getattr(rule, hook)(ctx)
+            except Exception as exc:  # a rule's bug must not cost the other rules
+                errors.append(_crash(rule.code, summary.path, c.info.line, exc))
+        if c.mode == "compiled":
+            errors.extend(walk_function(node, ctx, dispatch))
+    for rule in rules:
+        if not _overrides(rule, "check_file"):
+            continue
+        fctx = FileContext(project=project, summary=summary, blocks=blocks, findings=findings)
+        fctx.rule_code = rule.code
+        try:
+            rule.check_file(fctx)
+        except Exception as exc:
+            errors.append(_crash(rule.code, summary.path, 1, exc))
+    return findings, errors
+
+
+def _overrides(rule: Rule, hook: str) -> bool:
+    return getattr(type(rule), hook) is not getattr(Rule, hook)
+
+
+def _crash(code: str, path: str, line: int, exc: BaseException) -> str:
+    return f"{path}:{line}: rule {code} crashed: {type(exc).__name__}: {exc}"
+
+
+def find_def(
+    blocks: ParsedBlocks, module: cst.Module, start: int, qualname: str, line: int
+) -> cst.FunctionDef | None:
+    """The libcst def for `qualname` in a block (the one at `line` when names repeat)."""
+    candidates: list[cst.FunctionDef] = []
+    parts = qualname.split(".")
+
+    def search(body: Sequence[cst.CSTNode], depth: int) -> None:
+        for stmt in body:
+            if isinstance(stmt, cst.If):
+                search(stmt.body.body, depth)
+                if stmt.orelse is not None:
+                    search([stmt.orelse], depth)
+                continue
+            if isinstance(stmt, cst.Else):
+                search(stmt.body.body, depth)
+                continue
+            if isinstance(stmt, cst.Try):
+                search(stmt.body.body, depth)
+                continue
+            if depth == len(parts) - 1:
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == parts[depth]:
+                    candidates.append(stmt)
+            elif isinstance(stmt, cst.ClassDef) and stmt.name.value == parts[depth]:
+                body_node = stmt.body
+                if isinstance(body_node, cst.IndentedBlock):
+                    search(body_node.body, depth + 1)
+
+    search(module.body, 0)
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    for cand in candidates:
+        if blocks.range_of(cand.name, module, start).start.line == line:
+            return cand
+    return candidates[0]
+
+
+# -- findings -> diagnostics ------------------------------------------------------------------
+
+
+def finish(
+    f: SourceFile, summary: FileSummary, findings: Sequence[Finding], config: Config
+) -> list[Diagnostic]:
+    """Syntax errors, suppressions, selection and severities."""
+    from tscheck.model import Range
+
+    if summary.syntax_error is not None:
+        err = summary.syntax_error
+        if not config.enabled(SYNTAX_ERROR, f.path):
+            return []
+        return [
+            Diagnostic(
+                path=f.path,
+                range=Range.of(err.line, err.column, err.line, err.column + 1),
+                code=SYNTAX_ERROR,
+                message=f"SyntaxError: {err.message}; this file was not checked",
+            )
+        ]
+    lines = source_lines(f.text) if findings or "tscheck" in f.text else []
+    suppressed = _suppressions(lines)
+    out: list[Diagnostic] = []
+    seen: set[tuple[str, int, int, str]] = set()
+    for finding in findings:
+        line = finding.range.start.line
+        codes = suppressed.get(line)
+        if codes is not None and (not codes or finding.code in codes):
+            continue
+        if not config.enabled(finding.code, f.path):
+            continue
+        key = (finding.code, line, finding.range.start.column, finding.message)
+        if key in seen:  # a base-class method reached from two subclasses
+            continue
+        seen.add(key)
+        rule = RULES_BY_CODE[finding.code]
+        out.append(
+            Diagnostic(
+                path=f.path,
+                range=finding.range,
+                code=finding.code,
+                message=finding.message,
+                severity=config.severity_of(finding.code, rule.severity),
+                chain=finding.chain,
+                fixes=finding.fixes,
+                related=finding.related,
+            )
+        )
+    out.extend(_unknown_suppressions(f.path, lines, suppressed, config))
+    return out
+
+
+def _suppressions(lines: Sequence[str]) -> dict[int, frozenset[str]]:
+    """line -> codes suppressed there (empty set = every code)."""
+    out: dict[int, frozenset[str]] = {}
+    for number, text in enumerate(lines, start=1):
+        if "tscheck" not in text:
+            continue
+        match = SUPPRESSION.search(text)
+        if match is None:
+            continue
+        codes = match.group("codes")
+        out[number] = frozenset(
+            c.strip().upper() for c in (codes or "").split(",") if c.strip()
+        )
+    return out
+
+
+def _unknown_suppressions(
+    path: str, lines: Sequence[str], suppressed: dict[int, frozenset[str]], config: Config
+) -> list[Diagnostic]:
+    from tscheck.model import Range
+
+    if not config.enabled(UNKNOWN_SUPPRESSION, path):
+        return []
+    out = []
+    for line, codes in suppressed.items():
+        for code in sorted(codes):
+            if code in RULES_BY_CODE or code in ENGINE_CODES:
+                continue
+            text = lines[line - 1]
+            col = text.find(code)
+            out.append(
+                Diagnostic(
+                    path=path,
+                    range=Range.of(line, max(col, 0), line, max(col, 0) + len(code)),
+                    code=UNKNOWN_SUPPRESSION,
+                    message=f"Unknown rule code {code} in a tscheck suppression comment",
+                    severity=Severity.WARNING,
+                )
+            )
+    return out
+
+
+def replace_path(d: Diagnostic, path: str) -> Diagnostic:
+    return dataclasses.replace(d, path=path)

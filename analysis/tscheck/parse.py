@@ -1,0 +1,149 @@
+"""libcst parsing, one top-level block at a time.
+
+A file is split into top-level blocks (a def, a class, a run of simple statements) by a cheap
+line scan. Each block is parsed on its own, on demand, and cached by its text, so an editor
+that changes one function re-parses one block, and the CLI parses only blocks that hold
+compiled code. A split in the wrong place (a column-0 line inside a string or brackets)
+always leaves the first half unparseable; then the whole file is parsed as one block.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from tscheck.model import Range
+
+_CONTINUATIONS = ("else", "elif", "except", "finally")
+
+
+@dataclass(frozen=True)
+class Block:
+    start_line: int  # 1-based line of the block's first line in the file
+    text: str
+
+    @property
+    def end_line(self) -> int:
+        return self.start_line + self.text.count("\n")
+
+
+def source_lines(text: str) -> list[str]:
+    """Lines with their endings, split where Python splits them (not at form feeds)."""
+    return io.StringIO(text, newline="").readlines()
+
+
+def split_blocks(text: str) -> tuple[Block, ...]:
+    """Cut `text` before each line that starts a new top-level statement."""
+    lines = source_lines(text)
+    starts = [0]
+    decorated = bool(lines) and lines[0].startswith("@")
+    for i, line in enumerate(lines[1:], start=1):
+        if not line or line[0].isspace() or line[0] in "#)]}":
+            continue
+        if line.startswith(_CONTINUATIONS) and _is_keyword_start(line):
+            continue
+        if not decorated:
+            starts.append(i)
+        # A decorator belongs to the def or class that follows it.
+        decorated = line.startswith("@")
+    bounds = [*starts, len(lines)]
+    return tuple(
+        Block(start_line=a + 1, text="".join(lines[a:b])) for a, b in zip(bounds, bounds[1:])
+    )
+
+
+def _is_keyword_start(line: str) -> bool:
+    for word in _CONTINUATIONS:
+        if line.startswith(word):
+            rest = line[len(word) : len(word) + 1]
+            return not (rest.isalnum() or rest == "_")
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_block(text: str) -> cst.Module:
+    """Parse one block; raises libcst.ParserSyntaxError."""
+    return cst.parse_module(text)
+
+
+class ParsedBlocks:
+    """The libcst modules of a file's blocks, parsed lazily.
+
+    `module_for_line(n)` gives the parsed block that holds line n and the block's first line.
+    If any split proves wrong, the whole text becomes one block.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._blocks = split_blocks(text)
+        self._positions: dict[int, dict[cst.CSTNode, Range]] = {}
+        self._lines: list[str] | None = None
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def line(self, line: int) -> str:
+        """The text of a 1-based line, without its ending."""
+        if self._lines is None:
+            self._lines = source_lines(self._text)
+        if 1 <= line <= len(self._lines):
+            return self._lines[line - 1].rstrip("\r\n")
+        return ""
+
+    def all_modules(self) -> list[tuple[cst.Module, int]]:
+        """Every block parsed, with its first line (the whole file's cost: use sparingly)."""
+        out: list[tuple[cst.Module, int]] = []
+        index = 0
+        while index < len(self._blocks):
+            block = self._blocks[index]
+            module, start = self.module_for_line(block.start_line)
+            if start != block.start_line:  # fell back to one block
+                return [(module, start)]
+            out.append((module, start))
+            index += 1
+        return out
+
+    def block_index(self, line: int) -> int:
+        lo, hi = 0, len(self._blocks) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self._blocks[mid].start_line <= line:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def module_for_line(self, line: int) -> tuple[cst.Module, int]:
+        index = self.block_index(line)
+        block = self._blocks[index]
+        try:
+            return parse_block(block.text), block.start_line
+        except cst.ParserSyntaxError:
+            if len(self._blocks) == 1:
+                raise
+            # The line scan split inside a string or brackets: fall back to one block.
+            self._blocks = (Block(1, self._text),)
+            self._positions.clear()
+            return parse_block(self._text), 1
+
+    def range_of(self, node: cst.CSTNode, module: cst.Module, start_line: int) -> Range:
+        """The file range of `node`, which lives in `module` (a block starting at start_line)."""
+        key = id(module)
+        table = self._positions.get(key)
+        if table is None:
+            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+            computed = wrapper.resolve(PositionProvider)
+            offset = start_line - 1
+            table = {
+                n: Range.of(
+                    r.start.line + offset, r.start.column, r.end.line + offset, r.end.column
+                )
+                for n, r in computed.items()
+            }
+            self._positions[key] = table
+        return table[node]

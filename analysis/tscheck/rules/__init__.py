@@ -1,0 +1,18 @@
+"""The rule registry: every rule family module lists its rules in `RULES`."""
+
+from __future__ import annotations
+
+from tscheck.rules import (
+    ts1xx_builtins,
+    ts1xx_modules,
+    ts1xx_syntax,
+    ts3xx_decorators,
+)
+from tscheck.rules.base import Rule
+
+ALL_RULES: tuple[Rule, ...] = tuple(
+    rule_class()
+    for family in (ts1xx_syntax, ts1xx_builtins, ts1xx_modules, ts3xx_decorators)
+    for rule_class in family.RULES
+)
+RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}

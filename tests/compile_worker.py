@@ -1,0 +1,100 @@
+"""Runs code through the real TorchScript compiler: one process imports torch, then forks one
+child per snippet so that every snippet starts from a clean compiler state.
+
+stdin: a JSON list of {"code", "target", "call"}; stdout: a JSON list of
+{"accepted": bool, "stage": "import|target|script|save|load|call|timeout|crash", "error": str}.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import traceback
+import warnings
+
+import torch
+
+TIMEOUT_S = 30
+
+
+def default_target(code: str) -> str:
+    if re.search(r"^class M\b", code, re.M):
+        return "M()"
+    return "f"
+
+
+def run_one(code: str, target: str | None, call: str | None, folder: str, index: int) -> dict:
+    name = f"tscheck_example_{index}"
+    path = os.path.join(folder, name + ".py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(code)
+    stage = "import"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sys.path.insert(0, folder)
+            module = __import__(name)
+            stage = "target"
+            obj = eval(target or default_target(code), vars(module))
+            stage = "script"
+            scripted = torch.jit.script(obj)
+            stage = "save"
+            buffer = io.BytesIO()
+            torch.jit.save(scripted, buffer)
+            stage = "load"
+            buffer.seek(0)
+            loaded = torch.jit.load(buffer)
+            if call:
+                stage = "call"
+                exec(call, {**vars(module), "m": loaded, "torch": torch})
+    except BaseException as exc:  # noqa: BLE001 - any failure is the verdict
+        message = f"{type(exc).__name__}: {exc}"
+        if not str(exc):
+            message += "\n" + traceback.format_exc(limit=3)
+        return {"accepted": False, "stage": stage, "error": message}
+    return {"accepted": True, "stage": "done", "error": ""}
+
+
+def main() -> None:
+    jobs = json.load(sys.stdin)
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index, job in enumerate(jobs):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                os.setpgid(0, 0)
+                try:
+                    out = run_one(job["code"], job.get("target"), job.get("call"), folder, index)
+                    data = json.dumps(out).encode()
+                except BaseException as exc:  # noqa: BLE001
+                    data = json.dumps({"accepted": False, "stage": "crash", "error": repr(exc)}).encode()
+                with os.fdopen(write, "wb") as fh:
+                    fh.write(data)
+                os._exit(0)
+            os.close(write)
+            import select
+
+            chunks = []
+            with os.fdopen(read, "rb") as fh:
+                ready, _, _ = select.select([fh], [], [], TIMEOUT_S)
+                if ready:
+                    chunks.append(fh.read())
+            if not chunks:
+                os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            raw = b"".join(chunks)
+            if raw:
+                results.append(json.loads(raw))
+            else:
+                results.append({"accepted": False, "stage": "timeout", "error": "no answer"})
+    json.dump(results, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
