@@ -7,12 +7,12 @@ from tscheck.rules import (
     ts1xx_modules,
     ts1xx_syntax,
     ts3xx_decorators,
+    ts3xx_python_only,
 )
 from tscheck.rules.base import Rule
 
+FAMILIES = (ts1xx_syntax, ts1xx_builtins, ts1xx_modules, ts3xx_decorators, ts3xx_python_only)
 ALL_RULES: tuple[Rule, ...] = tuple(
-    rule_class()
-    for family in (ts1xx_syntax, ts1xx_builtins, ts1xx_modules, ts3xx_decorators)
-    for rule_class in family.RULES
+    rule_class() for family in FAMILIES for rule_class in family.RULES
 )
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in ALL_RULES}
