@@ -51,7 +51,7 @@ def run_one(code: str, target: str | None, call: str | None, folder: str, index:
             if call:
                 stage = "call"
                 exec(call, {**vars(module), "m": loaded, "torch": torch})
-    except BaseException as exc:  # noqa: BLE001 - any failure is the verdict
+    except BaseException as exc:
         message = f"{type(exc).__name__}: {exc}"
         if not str(exc):
             message += "\n" + traceback.format_exc(limit=3)
@@ -72,8 +72,10 @@ def main() -> None:
                 try:
                     out = run_one(job["code"], job.get("target"), job.get("call"), folder, index)
                     data = json.dumps(out).encode()
-                except BaseException as exc:  # noqa: BLE001
-                    data = json.dumps({"accepted": False, "stage": "crash", "error": repr(exc)}).encode()
+                except BaseException as exc:
+                    data = json.dumps(
+                        {"accepted": False, "stage": "crash", "error": repr(exc)}
+                    ).encode()
                 with os.fdopen(write, "wb") as fh:
                     fh.write(data)
                 os._exit(0)

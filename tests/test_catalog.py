@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from catalog_uncovered import UNCOVERED
 from tscheck.config import Config
 from tscheck.engine import check_source
@@ -74,8 +73,10 @@ def test_claimed_snippet_is_reported(name: str) -> None:
     diags = [d for d in analyze(case).diagnostics if d.code == code]
     assert diags, f"{code} does not fire on {name}"
     line = case.get("highlight_line_offset")
-    if line is not None and case.get("highlight_file_line") is not None and not case.get(
-        "call_chain"
+    if (
+        line is not None
+        and case.get("highlight_file_line") is not None
+        and not case.get("call_chain")
     ):
         assert line + HEADER_LINES in [d.range.start.line for d in diags]
 

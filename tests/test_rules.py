@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from compiler import Job, Verdict, compile_all
 from tscheck.config import Config
 from tscheck.engine import Result, check_source
@@ -56,7 +55,7 @@ def verdicts() -> dict[tuple[str, str], Verdict]:
     for rule, i, e in VALID:
         jobs.append(((f"{rule.code}-{i}", "valid"), Job(e.code, e.target, e.call)))
     results = compile_all([job for _, job in jobs])
-    return {key: verdict for (key, _), verdict in zip(jobs, results)}
+    return {key: verdict for (key, _), verdict in zip(jobs, results, strict=True)}
 
 
 def test_every_rule_has_examples_and_docs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 from tscheck.model import Diagnostic, Fix, Position, TextEdit
@@ -18,10 +19,13 @@ def apply_edits(text: str, edits: Iterable[TextEdit]) -> str:
     """Apply non-overlapping edits; raises ValueError if two overlap."""
     lines = source_lines(text)
     spans = sorted(
-        ((offset_of(lines, e.range.start), offset_of(lines, e.range.end), e.new_text) for e in edits),
+        (
+            (offset_of(lines, e.range.start), offset_of(lines, e.range.end), e.new_text)
+            for e in edits
+        ),
         key=lambda s: (s[0], s[1]),
     )
-    for (a_start, a_end, _), (b_start, _, _) in zip(spans, spans[1:]):
+    for (_, a_end, _), (b_start, _, _) in itertools.pairwise(spans):
         if b_start < a_end:
             raise ValueError("overlapping edits")
     out = text

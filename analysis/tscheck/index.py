@@ -23,9 +23,7 @@ MODIFIERS = {
     "torch.jit.unused": "unused",
     "torch.jit.script_method": "export",
 }
-NN_CONTAINERS = frozenset(
-    {"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"}
-)
+NN_CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
 
 
 @dataclass(frozen=True)
@@ -223,7 +221,9 @@ class _Indexer:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            self.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
+            self.imports[alias.asname or alias.name] = (
+                f"{base}.{alias.name}" if base else alias.name
+            )
 
     # -- file ----------------------------------------------------------------------------
 
@@ -262,16 +262,14 @@ class _Indexer:
     def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str) -> FunctionInfo:
         decorators = tuple(self.resolve_expr(_callee(d)) for d in node.decorator_list)
         modifier = None
-        for deco, text in zip(node.decorator_list, decorators):
+        for deco, text in zip(node.decorator_list, decorators, strict=True):
             kind = MODIFIERS.get(text)
             if kind == "ignore" and isinstance(deco, ast.Call) and _drop_true(deco):
                 kind = "drop"
             if kind:
                 modifier = kind
         args = node.args
-        params = tuple(
-            a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        )
+        params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
         first_line = min([node.lineno, *(d.lineno for d in node.decorator_list)])
         return FunctionInfo(
             name=node.name,
@@ -415,9 +413,7 @@ class _Indexer:
             modules = tuple(
                 self.resolve_expr(n.func) for n in ast.walk(value) if isinstance(n, ast.Call)
             )
-        return InitAttr(
-            target.attr, shape, target.lineno, target.col_offset, modules, annotated
-        )
+        return InitAttr(target.attr, shape, target.lineno, target.col_offset, modules, annotated)
 
     # -- torch.jit call sites ------------------------------------------------------------
 
@@ -453,18 +449,18 @@ class _Indexer:
                 yield JitSite(kind, self._site_target(node.args[0], constructed), line, col)
             elif callee in JIT_SAVE and node.args:
                 arg = node.args[0]
-                target = scripted.get(arg.id, "") if isinstance(arg, ast.Name) else ""
+                what = scripted.get(arg.id, "") if isinstance(arg, ast.Name) else ""
                 if isinstance(arg, ast.Call) and self.resolve_expr(arg.func) in JIT_SCRIPT:
-                    target = self._site_target(arg.args[0], constructed) if arg.args else ""
-                yield JitSite("save", target, line, col)
+                    what = self._site_target(arg.args[0], constructed) if arg.args else ""
+                yield JitSite("save", what, line, col)
             elif (
                 isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name)
                 and node.func.value.id in scripted
             ):
-                target = scripted[node.func.value.id]
+                what = scripted[node.func.value.id]
                 kind = "save" if node.func.attr == "save" else "method"
-                yield JitSite(kind, target, line, col, method=node.func.attr)
+                yield JitSite(kind, what, line, col, method=node.func.attr)
 
     def _site_target(self, arg: ast.expr, constructed: dict[str, str]) -> str:
         if isinstance(arg, ast.Call):
@@ -605,9 +601,7 @@ def _wrapper_kind(node: ast.FunctionDef | ast.AsyncFunctionDef, indexer: _Indexe
     """Classify a decorator factory: does it return an inner function, wrapped or not?"""
     inner = [s for s in node.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
     returned = {
-        s.value.id
-        for s in node.body
-        if isinstance(s, ast.Return) and isinstance(s.value, ast.Name)
+        s.value.id for s in node.body if isinstance(s, ast.Return) and isinstance(s.value, ast.Name)
     }
     for fn in inner:
         if fn.name not in returned:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 from dataclasses import dataclass
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
-
 from tscheck.model import Range
 
 _CONTINUATIONS = ("else", "elif", "except", "finally")
@@ -52,7 +52,7 @@ def split_blocks(text: str) -> tuple[Block, ...]:
         decorated = line.startswith("@")
     bounds = [*starts, len(lines)]
     return tuple(
-        Block(start_line=a + 1, text="".join(lines[a:b])) for a, b in zip(bounds, bounds[1:])
+        Block(start_line=a + 1, text="".join(lines[a:b])) for a, b in itertools.pairwise(bounds)
     )
 
 

@@ -245,7 +245,8 @@ class _Walker:
 
     def result(self) -> dict[tuple[str, str], Compiled]:
         return {
-            key: _with_roots(c, frozenset(self.roots_of.get(key, ()))) for key, c in self.found.items()
+            key: _with_roots(c, frozenset(self.roots_of.get(key, ())))
+            for key, c in self.found.items()
         }
 
     def add_root(self, summary: FileSummary, obj: ClassInfo | FunctionInfo, why: str) -> None:
@@ -259,7 +260,9 @@ class _Walker:
         if self.project.is_module_class(q):
             self.add_module(q, (ChainLink(why, summary.path, root_line, obj.name),), root=q)
         else:
-            self.add_script_class(summary, obj, (ChainLink(why, summary.path, root_line, obj.name),), q)
+            self.add_script_class(
+                summary, obj, (ChainLink(why, summary.path, root_line, obj.name),), q
+            )
 
     def add_module(self, q: str, chain: tuple[ChainLink, ...], root: str) -> None:
         if (q, root) in self.seen_modules:
@@ -293,10 +296,13 @@ class _Walker:
         for summary, cls in mro:
             for sub in cls.submodules:
                 target = self.project.qualify(summary, sub.target)
-                if not self.project.lookup_class(target) or not self.project.is_module_class(target):
+                if not self.project.lookup_class(target) or not self.project.is_module_class(
+                    target
+                ):
                     continue
-                text = f"{cls.name}.__init__ registers self.{sub.attr} = {sub.target.split('.')[-1]}(...)"
-                link = ChainLink(text, summary.path, sub.line, target.split(".")[-1])
+                short = target.split(".")[-1]
+                text = f"{cls.name}.__init__ registers self.{sub.attr} = {short}(...)"
+                link = ChainLink(text, summary.path, sub.line, short)
                 self.add_module(target, (*chain, link), root)
 
     def add_script_class(
@@ -387,7 +393,9 @@ class _Walker:
         if project.is_module_class(q) or project.is_special_class(s, obj):
             return
         text = f"{name} constructs {obj.name}, so it is compiled as a TorchScript class"
-        self.add_script_class(s, obj, (*caller.chain, ChainLink(text, summary.path, call.line, obj.name)), root)
+        self.add_script_class(
+            s, obj, (*caller.chain, ChainLink(text, summary.path, call.line, obj.name)), root
+        )
 
 
 def _with_roots(c: Compiled, roots: frozenset[str]) -> Compiled:

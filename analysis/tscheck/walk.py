@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import libcst as cst
-
 from tscheck.rules.base import FunctionContext, Rule, dotted
 
 _SKIPPED_FIELDS = frozenset(
@@ -79,7 +78,7 @@ class Dispatch:
             found = [
                 pair
                 for base in node_type.__mro__
-                for pair in self.handlers.get(base, ())  # type: ignore[call-overload]
+                for pair in self.handlers.get(base, ())
             ]
             self._by_type[node_type] = found
         return found

@@ -1,0 +1,253 @@
+"""What tscheck believes TorchScript compiles, and why (reach.compiled_set via engine.check)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from tscheck.config import Config
+from tscheck.engine import Result, SourceFile, check
+
+
+def run(files: dict[str, str], roots: tuple[str, ...] = ()) -> Result:
+    sources = []
+    for path, text in files.items():
+        module = path.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        sources.append(SourceFile(path, module, textwrap.dedent(text).lstrip()))
+    return check(sources, Config(roots=roots))
+
+
+def compiled(result: Result, mode: str = "compiled") -> dict[str, list[str]]:
+    """qualname -> the functions of its why-chain, for functions in `mode`."""
+    return {
+        c.info.qualname: [link.function for link in c.chain]
+        for c in result.compiled
+        if c.mode == mode
+    }
+
+
+NET = """
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.helper(x)
+
+    def helper(self, x: torch.Tensor) -> torch.Tensor:
+        return pad(x)
+
+    @torch.jit.export
+    def exported(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    @property
+    def size(self) -> int:
+        return 2
+
+    @torch.jit.ignore
+    def ignored(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    @torch.jit.unused
+    def unused(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def never_called(self) -> None:
+        pass
+
+def pad(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+def unrelated(x):
+    return lambda: x
+"""
+
+
+def test_forward_export_property_and_callees_are_compiled_with_chains() -> None:
+    got = compiled(run({"net.py": NET}))
+    assert got == {
+        "Net.forward": ["Net", "Net.forward"],
+        "Net.exported": ["Net", "Net.exported"],
+        "Net.size": ["Net", "Net.size"],
+        "Net.helper": ["Net", "Net.forward", "Net.helper"],
+        "pad": ["Net", "Net.forward", "Net.helper", "pad"],
+    }
+
+
+def test_unreached_methods_and_free_functions_are_not_compiled() -> None:
+    got = compiled(run({"net.py": NET}))
+    assert "Net.never_called" not in got and "unrelated" not in got and "Net.__init__" not in got
+
+
+def test_ignored_and_unused_methods_reached_keep_only_their_signature() -> None:
+    src = NET.replace("return pad(x)", "return self.ignored(x) + self.unused(x)")
+    result = run({"net.py": src})
+    assert set(compiled(result, "signature")) == {"Net.ignored", "Net.unused"}
+    assert "Net.ignored" not in compiled(result)
+
+
+def test_submodules_in_containers_are_compiled_even_if_never_called() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+            from torch import nn
+
+            class Block(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+            class Head(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(Block(), nn.ReLU())
+                    self.heads = nn.ModuleDict({"a": Head()})
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.body(x)
+            """
+        },
+        roots=("m.py:Net",),
+    )
+    got = compiled(result)
+    assert got["Block.forward"] == ["Net", "Block", "Block.forward"]
+    assert got["Head.forward"] == ["Net", "Head", "Head.forward"]
+
+
+def test_is_scripting_guard_hides_the_eager_branch() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if not torch.jit.is_scripting():
+                        self.log(x)
+                        f = lambda: 1
+                    return x
+
+                def log(self, x: torch.Tensor) -> None:
+                    print(x, end="")
+            """
+        }
+    )
+    assert "Net.log" not in compiled(result)
+    assert result.diagnostics == ()
+
+
+def test_calls_are_followed_across_files_through_relative_and_absolute_imports() -> None:
+    result = run(
+        {
+            "pkg/__init__.py": "",
+            "pkg/utils.py": """
+            import torch
+
+            def pad(x: torch.Tensor) -> torch.Tensor:
+                return scale(x)
+
+            def scale(x: torch.Tensor) -> torch.Tensor:
+                return x
+            """,
+            "pkg/other.py": """
+            import torch
+
+            def double(x: torch.Tensor) -> torch.Tensor:
+                return x * 2
+            """,
+            "pkg/model.py": """
+            import torch
+            import torch.nn as nn
+            import pkg.other
+            from .utils import pad
+
+            class Net(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return pkg.other.double(pad(x))
+            """,
+        }
+    )
+    got = compiled(result)
+    assert got["pad"] == ["Net", "Net.forward", "pad"]
+    assert got["scale"] == ["Net", "Net.forward", "pad", "scale"]
+    assert got["double"] == ["Net", "Net.forward", "double"]
+    paths = {c.info.qualname: c.path for c in result.compiled}
+    assert paths["scale"] == "pkg/utils.py"
+
+
+def test_project_base_classes_supply_methods_and_count_as_modules() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                def helper(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+            class Net(Base):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.helper(x) + super().helper(x)
+            """
+        },
+        roots=("m.py:Net",),
+    )
+    assert compiled(result)["Base.helper"] == ["Net", "Net.forward", "Base.helper"]
+
+
+def test_constructed_plain_classes_are_compiled_as_torchscript_classes() -> None:
+    result = run(
+        {
+            "m.py": """
+            class Box:
+                def __init__(self, v: int):
+                    self.v = v
+
+                def get(self) -> int:
+                    return self.v
+
+            class Oops(Exception):
+                pass
+
+            @torch.jit.script
+            def f(x: int) -> int:
+                if x < 0:
+                    raise Oops("negative")
+                return Box(x).get()
+            """
+        }
+    )
+    got = compiled(result)
+    assert set(got) == {"f", "Box.__init__", "Box.get"}
+
+
+def test_torch_jit_script_call_sites_are_roots() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+
+            def g(x: torch.Tensor) -> torch.Tensor:
+                return x
+
+            scripted = torch.jit.script(g)
+            """
+        }
+    )
+    assert set(compiled(result)) == {"g"}
+
+
+def test_chosen_roots_limit_what_is_checked() -> None:
+    src = NET + "\nclass Other(nn.Module):\n    def forward(self, x):\n        return lambda: x\n"
+    assert [d.code for d in run({"net.py": src}).diagnostics] == ["TS101"]
+    assert run({"net.py": src}, roots=("net.py:Net",)).diagnostics == ()
