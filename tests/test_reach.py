@@ -251,3 +251,20 @@ def test_chosen_roots_limit_what_is_checked() -> None:
     src = NET + "\nclass Other(nn.Module):\n    def forward(self, x):\n        return lambda: x\n"
     assert [d.code for d in run({"net.py": src}).diagnostics] == ["TS101"]
     assert run({"net.py": src}, roots=("net.py:Net",)).diagnostics == ()
+
+
+def test_interface_methods_are_signatures_only() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+
+            @torch.jit.interface
+            class Encoder:
+                def encode(self, x: torch.Tensor) -> torch.Tensor:
+                    pass
+            """
+        }
+    )
+    assert compiled(result, "signature") == {"Encoder.encode": ["Encoder"]}
+    assert compiled(result) == {}

@@ -331,7 +331,9 @@ class _Walker:
         if mark in self.seen:
             return
         self.seen.add(mark)
-        mode = "signature" if fn.modifier in IGNORED else "compiled"
+        # Interface methods are declarations: TorchScript reads only their signatures.
+        interface = owner is not None and "torch.jit.interface" in owner.decorators
+        mode = "signature" if fn.modifier in IGNORED or interface else "compiled"
         compiled = Compiled(summary.path, fn, owner, context, chain, entry, mode)
         existing = self.found.get(key)
         if existing is None or (existing.mode == "signature" and mode == "compiled"):
