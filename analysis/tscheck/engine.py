@@ -239,7 +239,7 @@ def finish(
                 path=f.path,
                 range=Range.of(err.line, err.column, err.line, err.column + 1),
                 code=SYNTAX_ERROR,
-                message=f"SyntaxError: {err.message}; this file was not checked",
+                message=f"{err.message}; this file was not checked",
             )
         ]
     lines = source_lines(f.text) if findings or "tscheck" in f.text else []

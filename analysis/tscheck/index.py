@@ -166,17 +166,21 @@ class FileSummary:
 
 def summarize(path: str, module: str, text: str) -> FileSummary:
     """Index one file. Never raises on user code: a syntax error is recorded in the summary."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the source
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         problem = SyntaxProblem(
-            message=exc.msg or "invalid syntax",
+            message=f"SyntaxError: {exc.msg or 'invalid syntax'}",
             line=exc.lineno or 1,
             column=max((exc.offset or 1) - 1, 0),
         )
         return FileSummary(path, module, (), (), (), (), (), syntax_error=problem)
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
-        problem = SyntaxProblem(message=str(exc) or type(exc).__name__, line=1, column=0)
+        reason = "nested too deeply for Python's parser" if isinstance(exc, RecursionError) else exc
+        problem = SyntaxProblem(
+            message=f"Python cannot parse this file: {reason}", line=1, column=0
+        )
         return FileSummary(path, module, (), (), (), (), (), syntax_error=problem)
     return _Indexer(module).file(path, tree)
 

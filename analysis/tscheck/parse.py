@@ -78,7 +78,7 @@ class ParsedBlocks:
     """
 
     def __init__(self, text: str) -> None:
-        self._text = text
+        self._text = text.removeprefix("\ufeff")
         self._blocks = split_blocks(text)
         self._positions: dict[int, dict[cst.CSTNode, Range]] = {}
         self._lines: list[str] | None = None

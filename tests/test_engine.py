@@ -1,0 +1,90 @@
+"""The core call on odd input: exact positions, suppressions, and no crash on anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from tscheck.engine import check_source
+from tscheck.model import Range
+
+LAMBDA_MODULE = (
+    "import torch.nn as nn\n"
+    "class M(nn.Module):\n"
+    "    def forward(self, x):\n"
+    "        return (lambda y: y)(x)\n"
+)
+
+
+def lambda_range(text: str) -> Range:
+    (d,) = check_source("t.py", text).diagnostics
+    assert d.code == "TS101"
+    return d.range
+
+
+def test_range_covers_the_lambda_exactly() -> None:
+    assert lambda_range(LAMBDA_MODULE) == Range.of(4, 16, 4, 27)
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_positions_are_the_same_with_other_line_endings(newline: str) -> None:
+    assert lambda_range(LAMBDA_MODULE.replace("\n", newline)) == Range.of(4, 16, 4, 27)
+
+
+def test_columns_count_code_points_not_bytes() -> None:
+    text = LAMBDA_MODULE.replace("return (", 'é = "ü"; return (')
+    assert lambda_range(text) == Range.of(4, 25, 4, 36)
+
+
+def test_form_feed_does_not_shift_lines() -> None:
+    text = LAMBDA_MODULE.replace("class M", "\x0c\nclass M")
+    assert lambda_range(text).start.line == 5
+
+
+def test_byte_order_mark_is_ignored() -> None:
+    assert lambda_range("\ufeff" + LAMBDA_MODULE).start.line == 4
+
+
+def test_column_zero_text_inside_a_string_does_not_break_block_splitting() -> None:
+    text = LAMBDA_MODULE.replace(
+        "    def forward", '    """\ndef not_a_function():\n    """\n    def forward'
+    )
+    assert lambda_range(text).start.line == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("def f(:\n", "SyntaxError: invalid syntax; this file was not checked"),
+        ("x = 1\x00\n", "SyntaxError: source code string cannot contain null bytes"),
+        ("x = " + "+".join(["x"] * 3000) + "\n", "nested too deeply for Python's parser"),
+    ],
+)
+def test_unparseable_input_is_one_ts001_diagnostic(text: str, message: str) -> None:
+    (d,) = check_source("t.py", text).diagnostics
+    assert d.code == "TS001" and message in d.message
+
+
+def test_empty_file_is_clean() -> None:
+    assert check_source("t.py", "").diagnostics == ()
+
+
+def test_suppression_comment_silences_the_named_code_on_its_line() -> None:
+    text = LAMBDA_MODULE.replace("(x)\n", "(x)  # tscheck: ignore[TS101]\n")
+    assert check_source("t.py", text).diagnostics == ()
+
+
+def test_bare_suppression_silences_every_code_on_its_line() -> None:
+    text = LAMBDA_MODULE.replace("(x)\n", "(x)  # tscheck: ignore\n")
+    assert check_source("t.py", text).diagnostics == ()
+
+
+def test_suppression_of_another_code_does_not_silence() -> None:
+    text = LAMBDA_MODULE.replace("(x)\n", "(x)  # tscheck: ignore[TS102]\n")
+    assert [d.code for d in check_source("t.py", text).diagnostics] == ["TS101"]
+
+
+def test_unknown_code_in_suppression_is_warned() -> None:
+    text = LAMBDA_MODULE.replace("(x)\n", "(x)  # tscheck: ignore[TS101, TS999]\n")
+    (d,) = check_source("t.py", text).diagnostics
+    assert d.code == "TS002" and "TS999" in d.message
+    assert d.range == Range.of(4, 58, 4, 63)
