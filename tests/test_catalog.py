@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from catalog_uncovered import UNCOVERED
+
 from tscheck.config import Config
 from tscheck.engine import check_source
 from tscheck.rules import ALL_RULES
+
+from catalog_uncovered import UNCOVERED
 
 
 def _find_catalog() -> Path | None:

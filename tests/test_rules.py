@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 
 import pytest
-from compiler import Job, Verdict, compile_all
+
 from tscheck.config import Config
 from tscheck.engine import Result, check_source
 from tscheck.fix import apply_edits
 from tscheck.model import Example
 from tscheck.rules import ALL_RULES
 from tscheck.rules.base import Rule
+
+from compiler import Job, Verdict, compile_all
 
 INVALID = [(rule, i, e) for rule in ALL_RULES for i, e in enumerate(rule.INVALID)]
 VALID = [(rule, i, e) for rule in ALL_RULES for i, e in enumerate(rule.VALID)]

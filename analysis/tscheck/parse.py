@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
+
 from tscheck.model import Range
 
 _CONTINUATIONS = ("else", "elif", "except", "finally")

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import libcst as cst
+
 from tscheck.rules.base import FunctionContext, Rule, dotted
 
 _SKIPPED_FIELDS = frozenset(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import libcst as cst
+
 from tscheck.index import ClassInfo, FileSummary, FunctionInfo
 from tscheck.model import ChainLink, Example, Family, Fix, Range, RuleInfo, Severity, TextEdit
 from tscheck.parse import ParsedBlocks
