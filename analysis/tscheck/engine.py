@@ -18,7 +18,15 @@ from tscheck.config import DEFAULT, Config
 from tscheck.index import FileSummary, summarize
 from tscheck.model import Diagnostic, Severity
 from tscheck.parse import ParsedBlocks, source_lines
-from tscheck.reach import Compiled, Project, Root, chosen_roots, compiled_set, default_roots
+from tscheck.reach import (
+    Compiled,
+    Project,
+    Root,
+    RootSpec,
+    chosen_roots,
+    compiled_set,
+    default_roots,
+)
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import FileContext, Finding, FunctionContext, Rule
 from tscheck.walk import Dispatch, walk_function
@@ -91,7 +99,7 @@ def active_rules(config: Config) -> list[Rule]:
     return [rule for rule in ALL_RULES if config.enabled(rule.code)]
 
 
-def _roots(project: Project, config: Config) -> Iterable[tuple[FileSummary, object, str]]:
+def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
     if not config.roots:
         return default_roots(project)
     chosen = []
@@ -139,7 +147,7 @@ def analyze_file(
         except cst.ParserSyntaxError as exc:  # ast accepted it but libcst did not
             errors.append(f"{summary.path}: libcst cannot parse this file: {exc.message}")
             return findings, errors
-        node = find_def(blocks, module, start, c.info.qualname, c.info.line)
+        node = find_def(module, c.info.qualname, c.info.ordinal)
         if node is None:
             errors.append(f"{summary.path}:{c.info.line}: cannot locate {c.info.qualname}")
             continue
@@ -184,10 +192,9 @@ def _crash(code: str, path: str, line: int, exc: BaseException) -> str:
     return f"{path}:{line}: rule {code} crashed: {type(exc).__name__}: {exc}"
 
 
-def find_def(
-    blocks: ParsedBlocks, module: cst.Module, start: int, qualname: str, line: int
-) -> cst.FunctionDef | None:
-    """The libcst def for `qualname` in a block (the one at `line` when names repeat)."""
+def find_def(module: cst.Module, qualname: str, ordinal: int = 0) -> cst.FunctionDef | None:
+    """The libcst def for `qualname` in a block; `ordinal` picks among repeated names
+    (a property's setter, overloads), counted in source order as the index does."""
     candidates: list[cst.FunctionDef] = []
     parts = qualname.split(".")
 
@@ -213,12 +220,9 @@ def find_def(
                     search(body_node.body, depth + 1)
 
     search(module.body, 0)
-    if len(candidates) <= 1:
-        return candidates[0] if candidates else None
-    for cand in candidates:
-        if blocks.range_of(cand.name, module, start).start.line == line:
-            return cand
-    return candidates[0]
+    if not candidates:
+        return None
+    return candidates[min(ordinal, len(candidates) - 1)]
 
 
 # -- findings -> diagnostics ------------------------------------------------------------------
@@ -284,9 +288,7 @@ def _suppressions(lines: Sequence[str]) -> dict[int, frozenset[str]]:
         if match is None:
             continue
         codes = match.group("codes")
-        out[number] = frozenset(
-            c.strip().upper() for c in (codes or "").split(",") if c.strip()
-        )
+        out[number] = frozenset(c.strip().upper() for c in (codes or "").split(",") if c.strip())
     return out
 
 

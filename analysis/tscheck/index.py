@@ -10,6 +10,7 @@ libcst parses only the blocks that turn out to hold compiled code (see `parse` a
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -54,6 +55,8 @@ class FunctionInfo:
     params: tuple[str, ...]
     calls: tuple[CallSite, ...]
     is_async: bool = False
+    # How many earlier defs in the same scope share this name (a property's setter is 1).
+    ordinal: int = 0
     # For a decorator factory defined in the project: "wraps" when its inner function is
     # decorated with functools.wraps, "plain" when it returns an inner *args wrapper without it.
     wrapper: str | None = None
@@ -182,7 +185,7 @@ def summarize(path: str, module: str, text: str) -> FileSummary:
             message=f"Python cannot parse this file: {reason}", line=1, column=0
         )
         return FileSummary(path, module, (), (), (), (), (), syntax_error=problem)
-    return _Indexer(module).file(path, tree)
+    return _Indexer(module).file(path, tree, scans_jit="jit" in text)
 
 
 class _Indexer:
@@ -231,7 +234,7 @@ class _Indexer:
 
     # -- file ----------------------------------------------------------------------------
 
-    def file(self, path: str, tree: ast.Module) -> FileSummary:
+    def file(self, path: str, tree: ast.Module, scans_jit: bool = True) -> FileSummary:
         global_names: list[str] = []
         for stmt in _module_level(tree.body):
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -248,7 +251,9 @@ class _Indexer:
         classes: list[ClassInfo] = []
         for stmt in _module_level(tree.body):
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                functions.append(self.function(stmt, stmt.name))
+                fn = self.function(stmt, stmt.name)
+                ordinal = sum(1 for f in functions if f.name == stmt.name)
+                functions.append(dataclasses.replace(fn, ordinal=ordinal) if ordinal else fn)
             elif isinstance(stmt, ast.ClassDef):
                 classes.append(self.cls(stmt))
         return FileSummary(
@@ -257,7 +262,8 @@ class _Indexer:
             imports=tuple(sorted(self.imports.items())),
             functions=tuple(functions),
             classes=tuple(classes),
-            jit_sites=tuple(self.jit_sites(tree)),
+            # Most files never mention torch.jit: skip the scan of every scope.
+            jit_sites=tuple(self.jit_sites(tree)) if scans_jit else (),
             global_names=tuple(dict.fromkeys(global_names)),
         )
 
@@ -285,7 +291,7 @@ class _Indexer:
             decorators=decorators,
             modifier=modifier,
             params=params,
-            calls=tuple(self.calls(node.body)),
+            calls=tuple(sorted(self.calls(node.body), key=lambda c: (c.line, c.column))),
             is_async=isinstance(node, ast.AsyncFunctionDef),
             wrapper=_wrapper_kind(node, self),
         )
@@ -331,7 +337,9 @@ class _Indexer:
         unused_props: list[str] = []
         for stmt in node.body:
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                methods.append(self.function(stmt, f"{node.name}.{stmt.name}"))
+                method = self.function(stmt, f"{node.name}.{stmt.name}")
+                ordinal = sum(1 for m in methods if m.name == stmt.name)
+                methods.append(dataclasses.replace(method, ordinal=ordinal) if ordinal else method)
             elif isinstance(stmt, ast.Assign):
                 for t in stmt.targets:
                     for name in _bound_names(t):
@@ -537,15 +545,34 @@ def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(stmt.orelse)
 
 
+_OPAQUE = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_SKIP_FIELDS = frozenset({"ctx", "type_comment", "annotation", "returns", "decorator_list"})
+_field_cache: dict[type[ast.AST], tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> Iterator[ast.AST]:
+    """Child nodes, faster than ast.iter_child_nodes: no Load/Store contexts, no annotations."""
+    names = _field_cache.get(type(node))
+    if names is None:
+        names = tuple(f for f in node._fields if f not in _SKIP_FIELDS)
+        _field_cache[type(node)] = names
+    for name in names:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    yield item
+        elif isinstance(value, ast.AST):
+            yield value
+
+
 def _scope_nodes(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
     """All nodes of a scope, not entering nested functions or classes."""
     stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
-        for child in reversed(list(ast.iter_child_nodes(node))):
-            if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                stack.append(child)
+        stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE[:3]))
 
 
 def _self_assignments(body: Sequence[ast.stmt]) -> Iterator[tuple[ast.Attribute, ast.expr, bool]]:
@@ -584,21 +611,16 @@ def is_scripting_test(test: ast.expr) -> bool | None:
 def walk_compiled(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
     """The nodes TorchScript compiles in a body: skips nested defs/classes/lambdas and the
     branch of a `torch.jit.is_scripting()` test that runs only in eager mode."""
-    stack: list[ast.AST] = list(reversed(body))
+    stack: list[ast.AST] = list(body)
     while stack:
         node = stack.pop()
         yield node
         if isinstance(node, ast.If):
             scripting = is_scripting_test(node.test)
             if scripting is not None:
-                kept = node.body if scripting else node.orelse
-                stack.extend(reversed(kept))
+                stack.extend(node.body if scripting else node.orelse)
                 continue
-        for child in reversed(list(ast.iter_child_nodes(node))):
-            if not isinstance(
-                child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-            ):
-                stack.append(child)
+        stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE))
 
 
 def _wrapper_kind(node: ast.FunctionDef | ast.AsyncFunctionDef, indexer: _Indexer) -> str | None:

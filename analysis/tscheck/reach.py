@@ -21,6 +21,8 @@ _SPECIAL_BASES = frozenset(
     {"Exception", "BaseException", "enum.Enum", "enum.IntEnum", "typing.NamedTuple", "NamedTuple"}
 )
 IGNORED = frozenset({"ignore", "unused", "drop"})
+# A root: its file, the class or function, and why it is a root (the chain's first words).
+RootSpec = tuple[FileSummary, ClassInfo | FunctionInfo, str]
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ def is_torch_module(qualified: str) -> bool:
 # -- the walk ----------------------------------------------------------------------------------
 
 
-def default_roots(project: Project) -> Iterator[tuple[FileSummary, ClassInfo | FunctionInfo, str]]:
+def default_roots(project: Project) -> Iterator[RootSpec]:
     """Every nn.Module subclass, jit-decorated function or class, and torch.jit.script target."""
     for summary in project.files.values():
         for cls in summary.classes:
@@ -208,9 +210,7 @@ def default_roots(project: Project) -> Iterator[tuple[FileSummary, ClassInfo | F
                 yield found[0], found[1], f"torch.jit.script({name}) in {summary.path}"
 
 
-def chosen_roots(
-    project: Project, roots: Iterable[Root]
-) -> Iterator[tuple[FileSummary, ClassInfo | FunctionInfo, str]]:
+def chosen_roots(project: Project, roots: Iterable[Root]) -> Iterator[RootSpec]:
     for root in roots:
         summary = project.files.get(root.path)
         if summary is None:
@@ -222,9 +222,7 @@ def chosen_roots(
             yield summary, found, f"{root.name} is a root chosen with --root / config"
 
 
-def compiled_set(
-    project: Project, roots: Iterable[tuple[FileSummary, ClassInfo | FunctionInfo, str]]
-) -> dict[tuple[str, str], Compiled]:
+def compiled_set(project: Project, roots: Iterable[RootSpec]) -> dict[tuple[str, str], Compiled]:
     """Every function reached from `roots`, keyed by (path, qualname); the first chain wins."""
     walker = _Walker(project)
     for summary, obj, why in roots:
