@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tscheck.rules import (
+    ts1xx_annotations,
     ts1xx_builtins,
     ts1xx_modules,
     ts1xx_syntax,
@@ -11,7 +12,14 @@ from tscheck.rules import (
 )
 from tscheck.rules.base import Rule
 
-FAMILIES = (ts1xx_syntax, ts1xx_builtins, ts1xx_modules, ts3xx_decorators, ts3xx_python_only)
+FAMILIES = (
+    ts1xx_syntax,
+    ts1xx_builtins,
+    ts1xx_modules,
+    ts1xx_annotations,
+    ts3xx_decorators,
+    ts3xx_python_only,
+)
 ALL_RULES: tuple[Rule, ...] = tuple(
     rule_class() for family in FAMILIES for rule_class in family.RULES
 )
