@@ -224,8 +224,8 @@ def _problems(
             yield node, f"TorchScript cannot resolve the annotation {node.value}", None
         return
     if isinstance(node, cst.Tuple) and in_isinstance:
-        for element in node.elements:
-            yield from _problems(element.value, ctx, in_isinstance)
+        for item in node.elements:
+            yield from _problems(item.value, ctx, in_isinstance)
         return
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
         yield from _problems(node.left, ctx, in_isinstance)
