@@ -268,3 +268,22 @@ def test_interface_methods_are_signatures_only() -> None:
     )
     assert compiled(result, "signature") == {"Encoder.encode": ["Encoder"]}
     assert compiled(result) == {}
+
+
+def test_classes_named_in_compiled_signatures_are_compiled() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+
+            class Config:
+                def __init__(self) -> None:
+                    self.k = 1
+
+            @torch.jit.script
+            def f(c: Config) -> int:
+                return 1
+            """
+        }
+    )
+    assert compiled(result)["Config.__init__"] == ["f", "Config"]

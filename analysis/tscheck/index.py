@@ -55,6 +55,8 @@ class FunctionInfo:
     params: tuple[str, ...]
     calls: tuple[CallSite, ...]
     is_async: bool = False
+    # Dotted names in parameter and return annotations: classes there are compiled too.
+    annotation_names: tuple[str, ...] = ()
     # How many earlier defs in the same scope share this name (a property's setter is 1).
     ordinal: int = 0
     # For a decorator factory defined in the project: "wraps" when its inner function is
@@ -294,6 +296,7 @@ class _Indexer:
             calls=tuple(sorted(self.calls(node.body), key=lambda c: (c.line, c.column))),
             is_async=isinstance(node, ast.AsyncFunctionDef),
             wrapper=_wrapper_kind(node, self),
+            annotation_names=_annotation_names(node),
         )
 
     def calls(self, body: Sequence[ast.stmt]) -> Iterator[CallSite]:
@@ -621,6 +624,25 @@ def walk_compiled(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
                 stack.extend(node.body if scripting else node.orelse)
                 continue
         stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE))
+
+
+def _annotation_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:
+    args = node.args
+    annotations = [
+        a.annotation
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        if a.annotation is not None
+    ]
+    if node.returns is not None:
+        annotations.append(node.returns)
+    names: list[str] = []
+    for annotation in annotations:
+        for sub in ast.walk(annotation):
+            if isinstance(sub, (ast.Name, ast.Attribute)):
+                name = dotted_name(sub)
+                if name and name not in names:
+                    names.append(name)
+    return tuple(names)
 
 
 def _wrapper_kind(node: ast.FunctionDef | ast.AsyncFunctionDef, indexer: _Indexer) -> str | None:

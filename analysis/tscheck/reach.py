@@ -345,6 +345,21 @@ class _Walker:
             summary = self.project.files[compiled.path]
             for call in compiled.info.calls:
                 self.follow(summary, compiled, call, root)
+            for name in compiled.info.annotation_names:
+                self.follow_annotation(summary, compiled, name, root)
+
+    def follow_annotation(self, summary: FileSummary, fn: Compiled, name: str, root: str) -> None:
+        """A project class in a compiled signature is compiled as a TorchScript class."""
+        found = self.project.lookup_class(self.project.qualify(summary, name))
+        if found is None:
+            return
+        s, cls = found
+        q = self.project.qualified_class(s, cls)
+        if self.project.is_module_class(q) or self.project.is_special_class(s, cls):
+            return
+        text = f"{fn.info.qualname}'s signature uses {cls.name}, so it is compiled as a class"
+        link = ChainLink(text, summary.path, fn.info.line, cls.name)
+        self.add_script_class(s, cls, (*fn.chain, link), root)
 
     def follow(self, summary: FileSummary, caller: Compiled, call: CallSite, root: str) -> None:
         project = self.project
