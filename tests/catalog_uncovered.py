@@ -1,9 +1,58 @@
 """Rejected catalog snippets that no static rule reports, each with the reason.
 
-Type-system cases belong to the TS2xx family (a later issue); call-time failures depend on
-values; some failures come from Python-side checks on live objects.
+Type-system cases belong to the TS2xx family (a type model: issue 6); call-time failures depend
+on the values passed; some failures come from Python-side checks on live objects, which only the
+verifier (issue 3) sees.
 """
 
 from __future__ import annotations
 
-UNCOVERED: dict[str, str] = {}
+TYPES = "needs the TS2xx type model (issue 6): the syntax alone does not decide it"
+CALL_TIME = "fails only when called with particular values: the verifier's job, not a static rule"
+
+UNCOVERED: dict[str, str] = {
+    # -- type inference (TS2xx) --
+    "unannotated_arg_is_tensor_range": TYPES,
+    "unannotated_arg_is_tensor_list_index": TYPES,
+    "unannotated_arg_is_tensor_call_time": TYPES,
+    "forward_unannotated_called_with_int": TYPES,
+    "optional_not_refined_arith": TYPES,
+    "optional_tensor_method": TYPES,
+    "optional_attribute_not_refined": TYPES,
+    "heterogeneous_list_element_used": TYPES,
+    "empty_list_defaults_to_tensor_list": TYPES,
+    "empty_dict_defaults_to_str_tensor": TYPES,
+    "branch_return_type_mismatch": TYPES,
+    "variable_type_change_in_loop": TYPES,
+    "variable_defined_in_one_branch": TYPES,
+    "none_then_tensor_in_loop": TYPES,
+    "branch_var_type_mismatch": TYPES,
+    "return_annotation_mismatch": TYPES,
+    "dict_tuple_key": TYPES,
+    "any_arg_arith": TYPES,
+    "tolist_without_annotation": TYPES,
+    "tuple_unpack_count_mismatch": TYPES,
+    "range_float": TYPES,
+    "tuple_index_non_constant": TYPES,
+    "tuple_slice_non_constant": TYPES,
+    "wrong_arg_count_to_helper": TYPES,
+    "wrong_arg_type_to_helper": TYPES,
+    "int_method_missing_attr": TYPES,
+    "str_method_missing": TYPES,
+    "tuple_item_assignment": TYPES,
+    "submodule_unused_with_bad_forward": TYPES,
+    # -- call time --
+    "return_annotation_tensor_as_int": CALL_TIME,
+    "tensor_bool_ambiguous_call_time": CALL_TIME,
+    "call_time_assert_optional_none": CALL_TIME,
+    "call_time_list_index_out_of_range": CALL_TIME,
+    "raise_custom_exception_class": "raising is allowed; the snippet fails because it raises",
+    # -- no source: Python-side, before any compile --
+    "exec_defined_function_no_source": "code built with exec has no source file",
+    "exec_defined_function_with_module_name": "code built with exec has no source file",
+    "script_lambda_directly": "scripts a lambda object at run time: the verifier reports it",
+    "script_builtin_function": "scripts a builtin object at run time: the verifier reports it",
+    "script_nn_module_class_not_instance": "passes a class where an instance is needed: run time",
+    "lazy_module_uninitialized": "lazy modules are initialised by a forward call at run time",
+    "dataclass_used_before_explicit_script": "depends on the order of scripting calls at run time",
+}
