@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import libcst as cst
 
-from tscheck.model import Family, Fix
+from tscheck.model import Family, Fix, Range
 from tscheck.rules.base import FunctionContext, Rule, ex
+
+
+def in_default(ctx: FunctionContext) -> bool:
+    """True inside a parameter's default: Python evaluates it, TorchScript never compiles it."""
+    return len(ctx.ancestors) > 1 and isinstance(ctx.ancestors[1], cst.Parameters)
+
+
+def def_range(ctx: FunctionContext, node: cst.FunctionDef | cst.ClassDef) -> Range:
+    """From the `def` / `async def` / `class` keyword to the end of the name."""
+    return Range(ctx.range(node).start, ctx.range(node.name).end)
 
 
 class LambdaRule(Rule):
@@ -13,6 +25,7 @@ class LambdaRule(Rule):
     name = "lambda"
     summary = "TorchScript does not support lambda expressions"
     family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("lambda_expr",)
     explanation = """
     **What it does.** Flags `lambda` in compiled code.
 
@@ -33,6 +46,15 @@ class LambdaRule(Rule):
                 return add_one(x)
             """
         ),
+        # A default is evaluated by Python when the def runs; TorchScript only sees its value.
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, n: int = (lambda: 2)()):
+                return x * n
+            """
+        ),
     )
     INVALID = (
         ex(
@@ -49,6 +71,8 @@ class LambdaRule(Rule):
     )
 
     def visit_Lambda(self, node: cst.Lambda, ctx: FunctionContext) -> None:
+        if in_default(ctx):
+            return
         ctx.report(node, "TorchScript does not support lambda; use a module-level function")
 
 
@@ -57,6 +81,7 @@ class TryRule(Rule):
     name = "try-statement"
     summary = "TorchScript does not support try/except/finally"
     family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("try_except", "try_finally")
     explanation = """
     **What it does.** Flags `try` statements in compiled code.
 
@@ -108,6 +133,7 @@ class FloorDivAugAssignRule(Rule):
     summary = "TorchScript does not support `//=` or `@=`"
     family = Family.UNSUPPORTED_CONSTRUCTS
     fixable = True
+    CATALOG = ("floordiv_augassign", "matmul_augassign")
     explanation = """
     **What it does.** Flags the augmented assignments `x //= y` and `x @= y`.
 
