@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 import libcst as cst
 
 from tscheck.model import Family, Fix, Range, TextEdit
-from tscheck.rules.base import FunctionContext, Rule, ex
+from tscheck.rules.base import FunctionContext, Rule, dotted, ex
 
 
 def in_default(ctx: FunctionContext) -> bool:
@@ -955,6 +956,547 @@ class WalrusRule(Rule):
         )
 
 
+# -- what a name or expression statically is (for star expansion) -------------------------
+
+# Annotations (resolved) that prove a value is not a tuple.
+_ANNOTATION_KINDS = {
+    "typing.List": "list",
+    "list": "list",
+    "typing.Dict": "dict",
+    "dict": "dict",
+    "torch.Tensor": "Tensor",
+    "str": "str",
+}
+_bindings_cache: weakref.WeakKeyDictionary[FunctionContext, dict[str, set[str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def value_kind(expr: cst.BaseExpression, ctx: FunctionContext) -> str | None:
+    """ "list" / "dict" / "str" / "Tensor" when `expr` provably is one (never a tuple)."""
+    if isinstance(expr, (cst.List, cst.ListComp, cst.GeneratorExp)):
+        return "list"  # the frontend compiles a generator expression as a list comprehension
+    if isinstance(expr, (cst.Dict, cst.DictComp)):
+        return "dict"
+    if isinstance(expr, cst.Name):
+        kinds = _bindings(ctx).get(expr.value)
+        if kinds is not None and len(kinds) == 1:
+            return next(iter(kinds))
+    return None
+
+
+def _annotation_kind(annotation: cst.Annotation | None, ctx: FunctionContext) -> str | None:
+    if annotation is None:
+        return None
+    expr = annotation.annotation
+    base = expr.value if isinstance(expr, cst.Subscript) else expr
+    name = dotted(base)
+    return _ANNOTATION_KINDS.get(ctx.resolve(name)) if name else None
+
+
+def _bindings(ctx: FunctionContext) -> dict[str, set[str | None]]:
+    """Each name bound in the compiled function -> the kinds of all its bindings (None: unknown).
+
+    A name whose bindings all have one kind has that type everywhere: TorchScript types
+    are static, and every binding is counted, wherever it is.
+    """
+    found = _bindings_cache.get(ctx)
+    if found is None:
+        collector = _BindingCollector(ctx)
+        params = ctx.node.params
+        for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+            collector.add(param.name.value, _annotation_kind(param.annotation, ctx))
+        for star in (params.star_arg, params.star_kwarg):
+            if isinstance(star, cst.Param):
+                collector.add(star.name.value, None)
+        ctx.node.body.visit(collector)
+        found = collector.kinds
+        _bindings_cache[ctx] = found
+    return found
+
+
+class _BindingCollector(cst.CSTVisitor):
+    def __init__(self, ctx: FunctionContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.kinds: dict[str, set[str | None]] = {}
+
+    def add(self, name: str, kind: str | None) -> None:
+        self.kinds.setdefault(name, set()).add(kind)
+
+    def add_target(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.add(target.value, None)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self.add_target(element.value)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                kind = value_kind(node.value, self.ctx) if _is_literal(node.value) else None
+                self.add(target.target.value, kind)
+            else:
+                self.add_target(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.target, cst.Name):
+            self.add(node.target.value, _annotation_kind(node.annotation, self.ctx))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.add_target(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self.add_target(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:  # with-as, except-as, import-as
+        if isinstance(node.name, (cst.Name, cst.Tuple, cst.List)):
+            self.add_target(node.name)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+        if node.asname is None:
+            self.add(dotted(node.name).split(".")[0], None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.add_target(node.target)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            self.add(item.name.value, None)
+
+    def visit_Nonlocal(self, node: cst.Nonlocal) -> None:
+        for item in node.names:
+            self.add(item.name.value, None)
+
+    def visit_MatchAs(self, node: cst.MatchAs) -> None:
+        if node.name is not None:
+            self.add(node.name.value, None)
+
+    def visit_MatchStar(self, node: cst.MatchStar) -> None:
+        if node.name is not None:
+            self.add(node.name.value, None)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.add(node.name.value, None)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.add(node.name.value, None)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+def _is_literal(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, (cst.List, cst.ListComp, cst.GeneratorExp, cst.Dict, cst.DictComp))
+
+
+class StarredNonTupleRule(Rule):
+    code = "TS113"
+    name = "star-expansion-of-list"
+    summary = "Only tuples can be expanded with `*` in compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("starred_assignment_target", "starred_list_in_call", "starred_in_list_literal")
+    explanation = """
+    **What it does.** Flags `*value` in a call (`g(*xs)`), in a list or tuple literal
+    (`[*xs, 1]`) and in a starred assignment (`a, *rest = xs`) when `value` is provably a
+    list, a dict, a string or a Tensor: a list literal or comprehension, or a name whose every
+    binding (parameter annotation, assignment) says so.
+
+    **Why it fails.** TorchScript expands `*` at compile time, so it must know the number of
+    items: it can expand a tuple (`g(*t)` with `t: Tuple[int, int]` compiles) but not a list:
+    `cannot statically infer the expected size of a list in this context`
+    (`Tensor cannot be used as a tuple`, ...).
+
+    **How to fix.** Index explicitly (`g(xs[0], xs[1])`), slice (`rest = xs[1:]`), concatenate
+    lists (`xs + [1]`), or pass a tuple.
+    """
+    VALID = (
+        ex(
+            """
+            from typing import Tuple
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(t: Tuple[int, int]):
+                a, *rest = (t[0], 2, 3)
+                return g(*t) + len([*t, a])
+            """
+        ),
+        ex(
+            """
+            from typing import List
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(xs: List[int]):
+                a, b = xs
+                rest = xs[1:]
+                return g(xs[0], xs[1]) + len(xs + [1]) + len(rest)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                a, *rest = xs
+                return a
+            """,
+            line=4,
+            error="cannot statically infer the expected size of a list",
+        ),
+        ex(
+            """
+            from typing import List
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(xs: List[int]):
+                return g(*xs)
+            """,
+            line=7,
+            error="cannot statically infer the expected size of a list",
+        ),
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                return [*xs, 1]
+            """,
+            line=4,
+            error="cannot statically infer the expected size of a list",
+        ),
+        ex(
+            """
+            def g(a: int, b: int):
+                return a + b
+
+            def f(x: int):
+                ys = [x, 1]
+                return g(*ys)
+            """,
+            line=6,
+            error="cannot statically infer the expected size of a list",
+        ),
+        ex(
+            """
+            import torch
+
+            def g(a: torch.Tensor, b: torch.Tensor):
+                return a + b
+
+            def f(x: torch.Tensor):
+                return g(*x)
+            """,
+            line=7,
+            error="Tensor cannot be used as a tuple",
+        ),
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                print(*[v + 1 for v in xs])
+                return xs
+            """,
+            line=4,
+            error="cannot statically infer the expected size of a list",
+        ),
+    )
+
+    def visit_Arg(self, node: cst.Arg, ctx: FunctionContext) -> None:
+        if node.star != "*" or in_default(ctx):
+            return
+        kind = value_kind(node.value, ctx)
+        if kind is not None:
+            self._report(node, node.value, kind, ctx)
+
+    def visit_StarredElement(self, node: cst.StarredElement, ctx: FunctionContext) -> None:
+        container = ctx.parent()
+        if not isinstance(container, (cst.List, cst.Tuple)) or in_default(ctx):
+            return
+        holder = ctx.parent(2)
+        if isinstance(holder, cst.AssignTarget):
+            # `a, *rest = value`: the compiler points at the value being unpacked.
+            assign = ctx.parent(3)
+            if isinstance(assign, cst.Assign):
+                kind = value_kind(assign.value, ctx)
+                if kind is not None:
+                    self._report(assign.value, assign.value, kind, ctx, unpack=True)
+            return
+        if _is_target(container, holder):
+            return  # `for a, *b in ...` and other targets unpack tuples
+        kind = value_kind(node.value, ctx)
+        if kind is not None:
+            self._report(node, node.value, kind, ctx)
+
+    def _report(
+        self,
+        node: cst.CSTNode,
+        value: cst.BaseExpression,
+        kind: str,
+        ctx: FunctionContext,
+        unpack: bool = False,
+    ) -> None:
+        shown = ctx.code_for(value)
+        if len(shown) > 40:
+            shown = "this value"
+        else:
+            shown = f"`{shown}`"
+        how = "unpack" if unpack else "expand"
+        if kind == "list":
+            advice = "index or slice it (`xs[0]`, `xs[1:]`), or concatenate lists (`xs + [1]`)"
+        else:
+            advice = "index it explicitly, or pass a tuple"
+        ctx.report(
+            node,
+            f"TorchScript cannot {how} {shown} with `*`: it is a {kind}, and only tuples have "
+            f"a size known at compile time; {advice}",
+        )
+
+
+def _is_target(container: cst.CSTNode, holder: cst.CSTNode | None) -> bool:
+    if isinstance(holder, cst.For):
+        return holder.target is container
+    if isinstance(holder, cst.CompFor):
+        return holder.target is container
+    if isinstance(holder, cst.AsName):
+        return True
+    return False
+
+
+class DoubleStarExpansionRule(Rule):
+    code = "TS114"
+    name = "double-star-expansion"
+    summary = "TorchScript does not support `**` expansion in calls or dict literals"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("kwargs_expansion_in_call", "dict_unpack_literal")
+    explanation = """
+    **What it does.** Flags `g(**d)` and `{**d, ...}` in compiled code.
+
+    **Why it fails.** Keyword arguments must be known at compile time:
+    `keyword-arg expansion is not supported`; `Dict expansion (e.g. {**dict}) is not
+    supported`.
+
+    **How to fix.** Pass the keywords explicitly (`g(a=d["a"], b=d["b"])`); copy a dict with
+    `d.copy()` and merge with `update`.
+    """
+    VALID = (
+        ex(
+            """
+            from typing import Dict
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(d: Dict[str, int]):
+                e = d.copy()
+                e.update({"x": 1})
+                return g(a=d["a"], b=d["b"]) + len(e)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import Dict
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(d: Dict[str, int]):
+                return g(**d)
+            """,
+            line=7,
+            error="keyword-arg expansion is not supported",
+        ),
+        ex(
+            """
+            from typing import Dict
+
+            def f(d: Dict[str, int]):
+                return {**d}
+            """,
+            line=4,
+            error="Dict expansion (e.g. `{**dict}`) is not supported",
+        ),
+    )
+
+    def visit_Arg(self, node: cst.Arg, ctx: FunctionContext) -> None:
+        if node.star != "**" or in_default(ctx):
+            return
+        ctx.report(
+            node.value,
+            f"TorchScript does not support `**{ctx.code_for(node.value)}` in a call; "
+            "pass the keyword arguments explicitly",
+        )
+
+    def visit_Dict(self, node: cst.Dict, ctx: FunctionContext) -> None:
+        if in_default(ctx):
+            return
+        if not any(isinstance(e, cst.StarredDictElement) for e in node.elements):
+            return
+        ctx.report(
+            node,
+            "TorchScript does not support `**` inside a dict literal; copy with `.copy()` "
+            "and merge with `.update(...)`",
+        )
+
+
+class LoopElseRule(Rule):
+    code = "TS115"
+    name = "loop-else"
+    summary = "TorchScript does not support `else` on `for` or `while` loops"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("for_else", "while_else")
+    explanation = """
+    **What it does.** Flags `for ... else` and `while ... else`.
+
+    **Why it fails.** `else branches of for loops aren't supported`. For `while ... else`
+    the frontend even crashes while reporting it (`TypeError: __init__(): incompatible
+    constructor arguments`, with no line number).
+
+    **How to fix.** Use a flag: set `found = False` before the loop, `found = True` before
+    `break`, and test `if not found:` after the loop.
+    """
+    VALID = (
+        ex(
+            """
+            def f(n: int):
+                found = False
+                for i in range(n):
+                    if i == 3:
+                        found = True
+                        break
+                if not found:
+                    return -1
+                return n
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(n: int):
+                for i in range(n):
+                    if i == 3:
+                        break
+                else:
+                    return -1
+                return n
+            """,
+            line=2,
+            error="else branches of for loops aren't supported",
+        ),
+        ex(
+            """
+            def f(n: int):
+                while n > 0:
+                    n -= 1
+                else:
+                    n = 7
+                return n
+            """,
+            line=2,
+            error="incompatible constructor arguments",
+        ),
+    )
+
+    def visit_For(self, node: cst.For, ctx: FunctionContext) -> None:
+        if node.orelse is not None:
+            self._report(node, "for", node.orelse, ctx)
+
+    def visit_While(self, node: cst.While, ctx: FunctionContext) -> None:
+        if node.orelse is not None:
+            self._report(node, "while", node.orelse, ctx)
+
+    def _report(
+        self, node: cst.For | cst.While, keyword: str, orelse: cst.Else, ctx: FunctionContext
+    ) -> None:
+        line = ctx.range(orelse).start.line
+        ctx.report(
+            node,
+            f"TorchScript does not support `{keyword} ... else` (the `else` on line {line}); "
+            "track the loop's exit with a flag and test it after the loop",
+            range=ctx.head_range(node, len(keyword)),
+        )
+
+
+class UnaryPlusRule(Rule):
+    code = "TS116"
+    name = "unary-plus"
+    summary = "TorchScript does not support unary `+`"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    CATALOG = ("unary_plus",)
+    explanation = """
+    **What it does.** Flags the unary plus operator (`+x`).
+
+    **Why it fails.** The frontend has no unary `+` and crashes while reporting it
+    (`AttributeError: 'UnaryOp' object has no attribute 'range'`, with no line number).
+
+    **How to fix.** Drop the `+` (the fix does this); `+x` is `x` for numbers and tensors.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, n: int = +1):
+                return -x + n
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor):
+                return +x
+            """,
+            line=4,
+            error="'UnaryOp' object has no attribute 'range'",
+            fixed="""import torch
+
+def f(x: torch.Tensor):
+    return x
+""",
+        ),
+        ex(
+            """
+            def f(x: int):
+                return x - (+ 1)
+            """,
+            line=2,
+            error="'UnaryOp' object has no attribute 'range'",
+            fixed="""def f(x: int):
+    return x - (1)
+""",
+        ),
+    )
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation, ctx: FunctionContext) -> None:
+        if not isinstance(node.operator, cst.Plus) or in_default(ctx):
+            return
+        start = ctx.range(node.operator).start
+        end = ctx.range(node.expression).start
+        fix = Fix("Remove the unary `+`", (TextEdit(Range(start, end), ""),))
+        ctx.report(
+            node,
+            f"TorchScript does not support unary `+`; write `{ctx.code_for(node.expression)}`",
+            fixes=(fix,),
+        )
+
+
 def _parenthesize(node: cst.BaseExpression, code: str) -> str:
     simple = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.Call, cst.Subscript)
     return code if isinstance(node, simple) else f"({code})"
@@ -973,5 +1515,9 @@ RULES: tuple[type[Rule], ...] = (
     ComprehensionRule,
     FStringFormatRule,
     WalrusRule,
+    StarredNonTupleRule,
+    DoubleStarExpansionRule,
+    LoopElseRule,
+    UnaryPlusRule,
     FloorDivAugAssignRule,
 )
