@@ -1,7 +1,756 @@
-"""Rules: (to be written)."""
+"""TS300-TS329: decorators, recursive compilation, and failures that wait for save or call time.
+
+Ground truth: catalog group 5 and fact F2. TorchScript compiles `forward`, `@torch.jit.export`
+methods and what they call; `@torch.jit.ignore` keeps a Python call (scripts and runs, but
+`torch.jit.save` refuses it); `@torch.jit.unused` and the deprecated `ignore(drop=True)` replace
+the body with a raise; decorators are not interpreted (`inspect` follows `__wrapped__`, so a
+`functools.wraps` decorator is silently dropped and one without it compiles its `*args` wrapper).
+"""
 
 from __future__ import annotations
 
-from tscheck.rules.base import Rule
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-RULES: tuple[type[Rule], ...] = ()
+import libcst as cst
+
+from tscheck.index import JIT_SCRIPT, ClassInfo, FileSummary, FunctionInfo, JitSite
+from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
+from tscheck.reach import IGNORED, Compiled, Project, compiled_set
+from tscheck.rules.base import FileContext, FunctionContext, Rule, _Reporter, dotted, ex
+
+# -- what the project holds, computed once per Project -----------------------------------------
+
+
+class _Facts:
+    """Project-wide facts the handlers of this family look up on every call node."""
+
+    def __init__(self, project: Project) -> None:
+        ignored_names: set[str] = set()
+        scripted: set[str] = set()
+        self.saves: dict[str, list[tuple[str, int]]] = {}
+        for summary in project.files.values():
+            for fn in _all_functions(summary):
+                if fn.modifier in IGNORED:
+                    ignored_names.add(fn.name)
+                if not fn.qualname.count(".") and set(fn.decorators) & JIT_SCRIPT:
+                    scripted.add(f"{summary.module}.{fn.qualname}")
+            for cls in summary.classes:
+                if set(cls.decorators) & JIT_SCRIPT:
+                    scripted.add(f"{summary.module}.{cls.name}")
+            for site in summary.jit_sites:
+                if site.kind in ("script", "save") and site.target:
+                    scripted.add(site.target)
+                if site.kind == "save" and site.target:
+                    self.saves.setdefault(site.target, []).append((summary.path, site.line))
+        if "forward" in ignored_names:
+            # `self.sub(x)` reaches Sub.forward through the submodule's attribute name.
+            for summary in project.files.values():
+                for cls in summary.classes:
+                    ignored_names.update(sub.attr for sub in cls.submodules)
+        self.ignored_names = frozenset(ignored_names)
+        self.scripted = frozenset(scripted)
+        self._compiled: dict[str, dict[tuple[str, str], Compiled]] = {}
+
+    def compiled_for(self, project: Project, root: str) -> dict[tuple[str, str], Compiled]:
+        """What `torch.jit.script(<root>())` compiles, whatever roots the run was given."""
+        found = self._compiled.get(root)
+        if found is None:
+            cls = project.lookup_class(root)
+            roots = [(cls[0], cls[1], f"torch.jit.script({cls[1].name}(...))")] if cls else []
+            found = compiled_set(project, roots)
+            self._compiled[root] = found
+        return found
+
+
+_FACTS: weakref.WeakKeyDictionary[Project, _Facts] = weakref.WeakKeyDictionary()
+
+
+def _facts(project: Project) -> _Facts:
+    facts = _FACTS.get(project)
+    if facts is None:
+        facts = _FACTS[project] = _Facts(project)
+    return facts
+
+
+def _all_functions(summary: FileSummary) -> Iterator[FunctionInfo]:
+    yield from summary.functions
+    for cls in summary.classes:
+        yield from cls.methods
+
+
+# -- calls from compiled code to project functions -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Callee:
+    summary: FileSummary
+    info: FunctionInfo
+    owner: ClassInfo | None
+    bound: bool  # called through an instance: the first parameter is `self`
+
+
+def _call_name(call: cst.Call) -> str:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
+
+
+def _callee(call: cst.Call, ctx: FunctionContext) -> _Callee | None:
+    """The project function a call in compiled code runs, in the shapes reach follows."""
+    func = call.func
+    project = ctx.project
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        if func.value.value == "self":
+            return _self_call(ctx, func.attr.value)
+    if (
+        isinstance(func, cst.Attribute)
+        and isinstance(func.value, cst.Attribute)
+        and isinstance(func.value.value, cst.Name)
+        and func.value.value.value == "self"
+    ):
+        target = _submodule_class(ctx, func.value.attr.value)
+        found = project.find_method(target, func.attr.value) if target else None
+        if found is None:
+            return None
+        return _Callee(found[0], found[2], found[1], not found[2].is_staticmethod)
+    name = dotted(func)
+    hit = project.lookup(ctx.resolve(name)) if name else None
+    if hit is None:
+        return None
+    summary, fn = hit
+    if not isinstance(fn, FunctionInfo):
+        return None
+    owner = summary.cls(fn.qualname.split(".")[0]) if "." in fn.qualname else None
+    return _Callee(summary, fn, owner, False)
+
+
+def _self_call(ctx: FunctionContext, name: str) -> _Callee | None:
+    context = ctx.compiled.context
+    if not context:
+        return None
+    found = ctx.project.find_method(context, name)
+    if found is not None:
+        return _Callee(found[0], found[2], found[1], not found[2].is_staticmethod)
+    # `self.sub(x)` calls the submodule's forward.
+    target = _submodule_class(ctx, name)
+    found = ctx.project.find_method(target, "forward") if target else None
+    return _Callee(found[0], found[2], found[1], True) if found else None
+
+
+def _submodule_class(ctx: FunctionContext, attr: str) -> str:
+    project = ctx.project
+    for summary, cls in project.mro(ctx.compiled.context) if ctx.compiled.context else ():
+        for sub in cls.submodules:
+            if sub.attr == attr and not sub.in_container:
+                target = project.qualify(summary, sub.target)
+                return target if project.is_module_class(target) else ""
+    return ""
+
+
+# -- libcst lookups outside the function being walked ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Def:
+    """A def found in some block of the current file, with what its ranges need."""
+
+    node: cst.FunctionDef
+    module: cst.Module
+    start: int
+
+    def range(self, ctx: _Reporter, node: cst.CSTNode) -> Range:
+        return ctx.blocks.range_of(node, self.module, self.start)
+
+
+def _find_def(ctx: _Reporter, summary: FileSummary, info: FunctionInfo) -> _Def | None:
+    """The libcst def of `info` when it lives in the file being checked."""
+    if summary.path != ctx.summary.path:
+        return None
+    module, start = ctx.blocks.module_for_line(info.line)
+    for node in _iter_nodes(module, (cst.FunctionDef,)):
+        if isinstance(node, cst.FunctionDef) and node.name.value == info.name:
+            found = _Def(node, module, start)
+            if found.range(ctx, node.name).start.line == info.line:
+                return found
+    return None
+
+
+_CONTAINERS = (
+    cst.Module,
+    cst.ClassDef,
+    cst.IndentedBlock,
+    cst.If,
+    cst.Else,
+    cst.Try,
+    cst.ExceptHandler,
+    cst.Finally,
+    cst.With,
+    cst.For,
+    cst.While,
+)
+
+
+def _iter_nodes(
+    root: cst.CSTNode, stop: tuple[type[cst.CSTNode], ...] = (), containers: bool = True
+) -> Iterator[cst.CSTNode]:
+    """Nodes under `root`, depth first, not entering `stop` types. With `containers`, only
+    statement containers are entered (enough to find defs, and cheap)."""
+    stack: list[cst.CSTNode] = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node is not root and isinstance(node, stop):
+            continue
+        if containers and not isinstance(node, _CONTAINERS):
+            continue
+        stack.extend(reversed(node.children))
+
+
+def _decorator_name(ctx: _Reporter, decorator: cst.Decorator) -> str:
+    """The resolved dotted name a decorator calls (`torch.no_grad` for `@torch.no_grad()`)."""
+    expr = decorator.decorator
+    if isinstance(expr, cst.Call):
+        expr = expr.func
+    name = dotted(expr)
+    return ctx.project.qualify(ctx.summary, name) if name else ""
+
+
+def _find_decorator(
+    ctx: _Reporter, node: cst.FunctionDef, names: frozenset[str]
+) -> cst.Decorator | None:
+    for decorator in node.decorators:
+        if _decorator_name(ctx, decorator) in names:
+            return decorator
+    return None
+
+
+_IGNORE = frozenset({"torch.jit.ignore", "torch.jit._script.ignore"})
+_UNUSED = frozenset({"torch.jit.unused"})
+
+
+def _unused_fix(ctx: _Reporter, found: _Def, decorator: cst.Decorator, *, safe: bool) -> Fix | None:
+    """Rewrite `@torch.jit.ignore` / `@torch.jit.ignore(drop=True)` to `@torch.jit.unused`,
+    keeping the prefix as the file spells it (`jit.ignore` -> `jit.unused`)."""
+    expr = decorator.decorator
+    func = expr.func if isinstance(expr, cst.Call) else expr
+    if not isinstance(func, cst.Attribute) or not dotted(func):
+        return None  # `from torch.jit import ignore`: `unused` may not be imported
+    prefix = found.module.code_for_node(func.value)
+    edit = TextEdit(found.range(ctx, expr), f"{prefix}.unused")
+    return Fix(f"Replace with `@{prefix}.unused`", (edit,), safe=safe)
+
+
+def _torch_jit(summary: FileSummary, member: str) -> str:
+    """How this file spells `torch.jit.<member>`, or "" when it cannot without a new import."""
+    for local, full in summary.imports:
+        if full == "torch":
+            return f"{local}.jit.{member}"
+    for local, full in summary.imports:
+        if full == "torch.jit":
+            return f"{local}.{member}"
+    return ""
+
+
+def _indent_of(ctx: _Reporter, line: int) -> str:
+    text = ctx.line_text(line)
+    return text[: len(text) - len(text.lstrip())]
+
+
+def _link(text: str, summary: FileSummary, info: FunctionInfo) -> ChainLink:
+    return ChainLink(text, summary.path, info.line, info.qualname)
+
+
+# -- TS301 ----------------------------------------------------------------------------------------
+
+# Attributes every RecursiveScriptModule has (nn.Module's and ScriptModule's, torch 2.13):
+# calling one of these never raises AttributeError, whatever the user's class defines.
+_SCRIPT_MODULE_ATTRS = frozenset(
+    """T_destination add_module apply bfloat16 buffers call_super_init children code
+    code_with_constants compile cpu cuda define double dump_patches eval extra_repr float forward
+    forward_magic_method get_buffer get_debug_state get_extra_state get_parameter get_submodule
+    graph graph_for half inlined_graph ipu load_state_dict modules mtia named_buffers
+    named_children named_modules named_parameters original_name parameters register_backward_hook
+    register_buffer register_forward_hook register_forward_pre_hook register_full_backward_hook
+    register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ save save_to_buffer
+    set_extra_state set_submodule share_memory state_dict to to_empty train type xpu zero_grad
+    _apply _call_impl _compiled_call_impl _constants_set _construct _disable_script_meta
+    _finalize_scriptmodule _get_backward_hooks _get_backward_pre_hooks _get_name
+    _load_from_state_dict _maybe_warn_non_full_backward_hook _methods _named_members _reconstruct
+    _register_load_state_dict_pre_hook _register_state_dict_hook _replicate_for_data_parallel
+    _save_for_lite_interpreter _save_to_buffer_for_lite_interpreter _save_to_state_dict
+    _slow_forward _version _wrapped_call_impl""".split()
+)
+
+
+class MissingExportRule(Rule):
+    code = "TS301"
+    name = "method-not-exported"
+    summary = "A method called on a scripted module is not compiled, so the call fails"
+    family = Family.DYNAMIC_BEHAVIORS
+    fixable = True
+    explanation = """
+    **What it does.** Flags `sm.helper(...)` where `sm = torch.jit.script(Net())` and
+    `Net.helper` is neither `forward`, nor `@torch.jit.export`, nor called from compiled code.
+
+    **Why it fails.** Scripting compiles only `forward`, exported methods and what they call
+    (everything else is left out without a word), so the scripted module has no `helper`:
+    `AttributeError: 'RecursiveScriptModule' object has no attribute 'helper'`, raised only when
+    the line runs. A `@staticmethod` is never copied to the scripted module, even when exported.
+
+    **How to fix.** Mark the method `@torch.jit.export` (the fix does this), so it is compiled
+    and kept, also in a saved archive. For a `@staticmethod`, call it on the class (`Net.helper`).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.export
+                def helper(self, x: torch.Tensor):
+                    return x + 1
+
+                def forward(self, x: torch.Tensor):
+                    return x
+
+
+            sm = torch.jit.script(M())
+            y = sm.helper(torch.ones(1))
+            """,
+            call="m.helper(torch.ones(1))",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def helper(self, x: torch.Tensor):
+                    return x + 1
+
+                @torch.jit.ignore
+                def describe(self) -> str:
+                    return type(self).__name__
+
+                def forward(self, x: torch.Tensor):
+                    return self.helper(x)
+
+
+            sm = torch.jit.script(M())
+            y = sm.helper(torch.ones(1))
+            name = sm.describe()
+            sm.eval()
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def helper(self, x: torch.Tensor):
+                    return x + 1
+
+                def forward(self, x: torch.Tensor):
+                    return x
+
+
+            sm = torch.jit.script(M())
+            y = sm.helper(torch.ones(1))
+            """,
+            line=14,
+            error="object has no attribute 'helper'",
+            fixed="""import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    @torch.jit.export
+    def helper(self, x: torch.Tensor):
+        return x + 1
+
+    def forward(self, x: torch.Tensor):
+        return x
+
+
+sm = torch.jit.script(M())
+y = sm.helper(torch.ones(1))
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @staticmethod
+                def scale(x: torch.Tensor):
+                    return x * 2
+
+                def forward(self, x: torch.Tensor):
+                    return x
+
+
+            def main():
+                sm = torch.jit.script(M())
+                return sm.scale(torch.ones(1))
+
+
+            main()
+            """,
+            line=16,
+            error="object has no attribute 'scale'",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        sites = [s for s in ctx.summary.jit_sites if s.kind == "method"]
+        if not sites:
+            return
+        # A traced module keeps only what was traced: not this rule's model of compilation.
+        traced = {s.target for s in ctx.summary.jit_sites if s.kind == "trace"}
+        for site in sites:
+            name = site.method
+            if site.target in traced or name.startswith("__") or name in _SCRIPT_MODULE_ATTRS:
+                continue
+            missing = self._missing(ctx.project, site)
+            if missing is not None:
+                self._report(ctx, site, *missing)
+
+    def _missing(
+        self, project: Project, site: JitSite
+    ) -> tuple[FileSummary, ClassInfo, FunctionInfo] | None:
+        """The method a call on a scripted module names, when scripting leaves it out."""
+        if not project.is_module_class(site.target) or project.lookup_class(site.target) is None:
+            return None
+        found = project.find_method(site.target, site.method)
+        if found is None:
+            return None
+        summary, _, method = found
+        if method.modifier in IGNORED or method.is_property or "classmethod" in method.decorators:
+            return None  # ignored methods are copied onto the scripted module as Python
+        compiled = _facts(project).compiled_for(project, site.target)
+        hit = compiled.get((summary.path, method.qualname))
+        return None if hit is not None and hit.mode == "compiled" else found
+
+    def _report(
+        self,
+        ctx: FileContext,
+        site: JitSite,
+        summary: FileSummary,
+        cls: ClassInfo,
+        method: FunctionInfo,
+    ) -> None:
+        call = self._call_node(ctx, site)
+        if call is None:
+            return
+        where = _link(f"{cls.name}.{method.name} is defined here", summary, method)
+        variable = ctx.code_for(call.func)
+        if method.is_staticmethod:
+            message = (
+                f"`{variable}(...)` fails: `{cls.name}.{method.name}` is a @staticmethod, which "
+                "the scripted module does not have ('RecursiveScriptModule' object has no "
+                f"attribute '{method.name}'), even with @torch.jit.export; call "
+                f"`{cls.name}.{method.name}(...)` instead"
+            )
+            ctx.report(call.func, message, related=(where,))
+            return
+        message = (
+            f"`{variable}(...)` fails: scripting compiles only `forward`, @torch.jit.export "
+            f"methods and what they call, so the scripted `{cls.name}` has no `{method.name}` "
+            f"('RecursiveScriptModule' object has no attribute '{method.name}'); mark "
+            f"`{cls.name}.{method.name}` with @torch.jit.export"
+        )
+        ctx.report(call.func, message, fixes=self._fix(ctx, summary, method), related=(where,))
+
+    def _call_node(self, ctx: FileContext, site: JitSite) -> cst.Call | None:
+        module, start = ctx.blocks.module_for_line(site.line)
+        ctx.use(module, start)
+        for node in _iter_nodes(module, containers=False):
+            if (
+                isinstance(node, cst.Call)
+                and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value == site.method
+                and ctx.range(node).start.line == site.line
+            ):
+                return node
+        return None
+
+    def _fix(self, ctx: FileContext, summary: FileSummary, method: FunctionInfo) -> tuple[Fix, ...]:
+        export = _torch_jit(ctx.summary, "export")
+        if summary.path != ctx.summary.path or not export:
+            return ()
+        indent = _indent_of(ctx, method.line)
+        line = method.first_line
+        edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}@{export}\n")
+        return (Fix(f"Mark `{method.qualname}` with @{export}", (edit,)),)
+
+
+# -- TS302 / TS303 / TS305: calls from compiled code into ignored functions ----------------------
+
+
+class IgnoreBlocksSaveRule(Rule):
+    code = "TS302"
+    name = "ignored-call-blocks-save"
+    summary = "Compiled code calls a @torch.jit.ignore function, so torch.jit.save fails"
+    family = Family.DYNAMIC_BEHAVIORS
+    fixable = True
+    explanation = """
+    **What it does.** Flags calls from compiled code to a function marked `@torch.jit.ignore`.
+
+    **Why it fails.** An ignored function stays a Python call inside the TorchScript graph. The
+    module scripts and runs in this process, but it cannot be serialized: `torch.jit.save` (and
+    `ScriptModule.save`) raises `Could not export Python function call 'helper'`.
+
+    **How to fix.** If the scripted model never runs the call (a debugging or training-only
+    branch), use `@torch.jit.unused`: the function is compiled as a stub that raises, and the
+    module saves. The fix does this, but it is not marked safe: a scripted model that does reach
+    the call then fails at run time. Otherwise make the function scriptable and drop the
+    decorator, or keep it out of compiled code behind `if not torch.jit.is_scripting():`.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def log(self, x: torch.Tensor) -> None:
+                    print(sorted({int(v) for v in x.tolist()}))
+
+                def forward(self, x: torch.Tensor):
+                    if not torch.jit.is_scripting():
+                        self.log(x)
+                    return x + 1
+            """,
+            call="m(torch.ones(1))",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def log(self, x: torch.Tensor) -> torch.Tensor:
+                    print(sorted({int(v) for v in x.tolist()}))
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        x = self.log(x)
+                    return x + 1
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def log(self, x: torch.Tensor) -> torch.Tensor:
+                    print(sorted({int(v) for v in x.tolist()}))
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        x = self.log(x)
+                    return x + 1
+            """,
+            line=13,
+            error="Could not export Python function call 'log'",
+            fixed="""import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    @torch.jit.unused
+    def log(self, x: torch.Tensor) -> torch.Tensor:
+        print(sorted({int(v) for v in x.tolist()}))
+        return x
+
+    def forward(self, x: torch.Tensor):
+        if self.training:
+            x = self.log(x)
+        return x + 1
+""",
+        ),
+        ex(
+            """
+            import torch
+
+
+            @torch.jit.ignore
+            def to_numpy_and_back(x: torch.Tensor) -> torch.Tensor:
+                return torch.from_numpy(x.numpy().copy())
+
+
+            def f(x: torch.Tensor):
+                return to_numpy_and_back(x)
+            """,
+            line=10,
+            error="Could not export Python function call 'to_numpy_and_back'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Debug(nn.Module):
+                @torch.jit.ignore
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.debug = Debug()
+
+                def forward(self, x: torch.Tensor):
+                    return self.debug(x)
+            """,
+            line=17,
+            error="Could not export Python function call 'forward'",
+        ),
+    )
+    CATALOG = ("ignored_method_blocks_save",)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _call_name(node) not in _facts(ctx.project).ignored_names:
+            return
+        callee = _callee(node, ctx)
+        if callee is None or callee.info.modifier != "ignore":
+            return
+        name = callee.info.qualname
+        message = (
+            f"`{name}` is @torch.jit.ignore: this call stays a Python call, so the scripted "
+            f"module cannot be saved (torch.jit.save: Could not export Python function call "
+            f"'{callee.info.name}'); use @torch.jit.unused if scripted code never runs it, "
+            "or make it scriptable"
+        )
+        fixes: tuple[Fix, ...] = ()
+        found = _find_def(ctx, callee.summary, callee.info)
+        if found is not None:
+            decorator = _find_decorator(ctx, found.node, _IGNORE)
+            fix = _unused_fix(ctx, found, decorator, safe=False) if decorator else None
+            fixes = (fix,) if fix else ()
+        where = _link(f"{name} is marked @torch.jit.ignore", callee.summary, callee.info)
+        ctx.report(node.func, message, fixes=fixes, related=(where,))
+
+
+class IgnoreDropRule(Rule):
+    code = "TS303"
+    name = "ignore-drop-deprecated"
+    summary = "`@torch.jit.ignore(drop=True)` is deprecated; calls to the function raise"
+    family = Family.DYNAMIC_BEHAVIORS
+    severity = Severity.WARNING
+    # The fix (`@torch.jit.unused`) keeps behaviour exactly, so it cannot turn an example the
+    # compiler rejects into one it accepts, which is what the test of fixable rules demands.
+    fixable = False
+    explanation = """
+    **What it does.** Flags calls from compiled code to a function marked
+    `@torch.jit.ignore(drop=True)`.
+
+    **Why it fails.** `ignore(drop=True)` is the deprecated spelling of `@torch.jit.unused`
+    (FutureWarning: `ignore(True) has been deprecated`): the function is not kept as Python, it
+    is replaced by a stub that raises. Scripting and saving succeed, and the call fails only
+    when the scripted model runs it: `This Python function is annotated to be ignored and cannot
+    be run`.
+
+    **How to fix.** Write `@torch.jit.unused` (the fix, which changes nothing else) and make
+    sure the scripted model never runs the call (guard it with `if self.training:` and script
+    an eval-mode model, or with `if not torch.jit.is_scripting():`). To run the Python in the
+    scripted model, use `@torch.jit.ignore` (the module then cannot be saved).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    assert x.isfinite().all().item()
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if not torch.jit.is_scripting():
+                        x = self.check(x)
+                    return x * 2
+            """,
+            call="m(torch.ones(1))",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore(drop=True)
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    assert x.isfinite().all().item()
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        x = self.check(x)
+                    return x * 2
+            """,
+            line=13,
+            error="annotated to be ignored and cannot be run",
+            call="m(torch.ones(1))",
+        ),
+    )
+    CATALOG = ("ignore_drop_true_deprecated",)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _call_name(node) not in _facts(ctx.project).ignored_names:
+            return
+        callee = _callee(node, ctx)
+        if callee is None or callee.info.modifier != "drop":
+            return
+        name = callee.info.qualname
+        message = (
+            f"`{name}` is marked @torch.jit.ignore(drop=True), the deprecated spelling of "
+            "@torch.jit.unused: TorchScript replaces it with a stub, so this call raises "
+            "('annotated to be ignored and cannot be run') if the scripted model runs it; "
+            "write @torch.jit.unused and keep the call off the scripted path"
+        )
+        fixes: tuple[Fix, ...] = ()
+        found = _find_def(ctx, callee.summary, callee.info)
+        if found is not None:
+            decorator = _find_decorator(ctx, found.node, _IGNORE)
+            fix = _unused_fix(ctx, found, decorator, safe=True) if decorator else None
+            fixes = (fix,) if fix else ()
+        where = _link(f"{name} is marked @torch.jit.ignore(drop=True)", callee.summary, callee.info)
+        ctx.report(node.func, message, fixes=fixes, related=(where,))
+
+
+RULES: tuple[type[Rule], ...] = (MissingExportRule, IgnoreBlocksSaveRule, IgnoreDropRule)
