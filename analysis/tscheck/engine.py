@@ -16,7 +16,7 @@ import libcst as cst
 
 from tscheck.config import DEFAULT, Config
 from tscheck.index import FileSummary, summarize
-from tscheck.model import Diagnostic, Severity
+from tscheck.model import Diagnostic, Family, RuleInfo, Severity
 from tscheck.parse import ParsedBlocks, source_lines
 from tscheck.reach import (
     Compiled,
@@ -28,7 +28,7 @@ from tscheck.reach import (
     default_roots,
 )
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
-from tscheck.rules.base import FileContext, Finding, FunctionContext, Rule
+from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
 from tscheck.walk import Dispatch, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -38,6 +38,47 @@ ENGINE_CODES = {
     SYNTAX_ERROR: "The file is not valid Python; nothing in it was checked.",
     UNKNOWN_SUPPRESSION: "A `# tscheck: ignore[...]` comment names a code that no rule has.",
 }
+ENGINE_RULES = (
+    RuleInfo(
+        code=SYNTAX_ERROR,
+        name="syntax-error",
+        summary=ENGINE_CODES[SYNTAX_ERROR],
+        explanation=(
+            "**What it does.** Reports a file that Python itself cannot parse, at the position "
+            "the parser gives.\n\n"
+            "**Why it fails.** TorchScript compiles Python source; a file Python cannot parse "
+            "cannot be imported, let alone scripted. tscheck checks nothing else in it.\n\n"
+            "**How to fix.** Fix the syntax error; the other files of the run are checked as usual."
+        ),
+        family=Family.UNSUPPORTED_CONSTRUCTS,
+        severity=Severity.ERROR,
+        fixable=False,
+        url=DOCS_URL.format(anchor="ts001-syntax-error"),
+    ),
+    RuleInfo(
+        code=UNKNOWN_SUPPRESSION,
+        name="unknown-suppression",
+        summary=ENGINE_CODES[UNKNOWN_SUPPRESSION],
+        explanation=(
+            "**What it does.** Warns about a `# tscheck: ignore[CODE]` comment whose CODE is "
+            "not a tscheck rule.\n\n"
+            "**Why it fails.** A misspelt code suppresses nothing, so the diagnostic it was "
+            "meant to silence still shows (or a later one is silently expected to be hidden).\n\n"
+            "**How to fix.** Use a code from `tscheck rules`, e.g. `# tscheck: ignore[TS101]`, "
+            "or a bare `# tscheck: ignore` to silence every code on the line."
+        ),
+        family=Family.UNSUPPORTED_CONSTRUCTS,
+        severity=Severity.WARNING,
+        fixable=False,
+        url=DOCS_URL.format(anchor="ts002-unknown-suppression"),
+    ),
+)
+
+
+def rule_infos() -> tuple[RuleInfo, ...]:
+    """Every code tscheck can report, sorted: the engine's own (TS001, TS002) and every rule's."""
+    infos = [*ENGINE_RULES, *(type(rule).info() for rule in ALL_RULES)]
+    return tuple(sorted(infos, key=lambda info: info.code))
 
 
 @dataclass(frozen=True)
@@ -69,9 +110,7 @@ def check(
             summaries[f.path] = summarize(f.path, f.module or module_name_guess(f.path), f.text)
     project = Project(summaries.values())
     compiled = compiled_set(project, _roots(project, config))
-    by_path: dict[str, list[Compiled]] = defaultdict(list)
-    for c in compiled.values():
-        by_path[c.path].append(c)
+    by_path = by_file(compiled.values())
     rules = active_rules(config)
     diagnostics: list[Diagnostic] = []
     errors: list[str] = []
@@ -82,6 +121,18 @@ def check(
         diagnostics.extend(finish(f, summary, findings, config))
     diagnostics.sort(key=lambda d: d.sort_key)
     return Result(tuple(diagnostics), tuple(errors), tuple(compiled.values()))
+
+
+def plan(project: Project, config: Config = DEFAULT) -> dict[str, list[Compiled]]:
+    """The compiled set under `config`'s roots, grouped by file path."""
+    return by_file(compiled_set(project, _roots(project, config)).values())
+
+
+def by_file(compiled: Iterable[Compiled]) -> dict[str, list[Compiled]]:
+    out: dict[str, list[Compiled]] = defaultdict(list)
+    for c in compiled:
+        out[c.path].append(c)
+    return out
 
 
 def check_source(path: str, text: str, config: Config = DEFAULT, module: str = "") -> Result:
