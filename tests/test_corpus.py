@@ -1,0 +1,348 @@
+"""Precision and recall on whole models, against the real compiler.
+
+- tests/data/models/: real model code (ResNet, MobileNetV2, ViT, a Transformer encoder, a
+  BiLSTM-CRF tagger, a UNet, a RetinaNet-style detector) that `torch.jit.script` accepts.
+  Every root in `ROOTS` must script, save, load and run; tscheck must report nothing on the
+  folder (default roots) and nothing when rooted at each class or function.
+- tests/data/broken/: realistic models with a few TorchScript mistakes each. The compiler must
+  reject each root, on one of the lines listed in `BROKEN`; `BROKEN` is the answer key that
+  bench/accuracy.py measures recall against (this file asserts only what the compiler says).
+
+A diagnostic on the clean corpus is a tscheck bug: fix tscheck, never the model. Known ones
+are listed in `KNOWN_FALSE_POSITIVES` (strict xfail: the test fails once the bug is fixed, so
+the entry gets removed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from compiler import Job, Verdict, compile_all
+from tscheck.config import Config
+from tscheck.engine import Result, SourceFile, check
+
+DATA = Path(__file__).resolve().parent / "data"
+MODELS = DATA / "models"
+BROKEN_DIR = DATA / "broken"
+
+
+@dataclass(frozen=True)
+class Root:
+    """`target` is evaluated in the module's namespace and scripted; `call` runs with the
+    loaded module bound to `m` (see compile_worker.py)."""
+
+    file: str
+    target: str
+    call: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The class or function scripted: the leading identifier of `target`."""
+        match = re.match(r"[A-Za-z_]\w*", self.target)
+        assert match is not None, self.target
+        return match.group(0)
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}:{self.target}"
+
+
+ROOTS: tuple[Root, ...] = (
+    # ResNet: BasicBlock / Bottleneck, downsample Sequential, _make_layer.
+    Root(
+        "resnet.py",
+        "ResNet(BasicBlock, [2, 2, 2, 2], num_classes=10)",
+        "m(torch.randn(1, 3, 64, 64))",
+    ),
+    Root(
+        "resnet.py",
+        "ResNet(Bottleneck, [1, 1, 1, 1], groups=32, width_per_group=4, zero_init_residual=True)",
+        "m.eval(); m(torch.randn(1, 3, 64, 64))",
+    ),
+    Root("resnet.py", "BasicBlock(8, 8)", "m(torch.randn(1, 8, 6, 6))"),
+    Root("resnet.py", "Bottleneck(16, 4)", "m(torch.randn(1, 16, 6, 6))"),
+    # MobileNetV2: InvertedResidual, ConvBNReLU (an nn.Sequential subclass).
+    Root(
+        "mobilenetv2.py",
+        "MobileNetV2(num_classes=10, width_mult=0.35)",
+        "m(torch.randn(2, 3, 64, 64))",
+    ),
+    Root("mobilenetv2.py", "InvertedResidual(8, 8, 1, 6)", "m(torch.randn(1, 8, 5, 5))"),
+    Root("mobilenetv2.py", "ConvBNReLU(3, 8)", "m(torch.randn(1, 3, 5, 5))"),
+    # ViT: patch embedding, class token, nn.MultiheadAttention, Final constants, exports.
+    Root(
+        "vit.py",
+        "VisionTransformer(32, 8, 2, 2, 64, 128, num_classes=10)",
+        "m(torch.randn(2, 3, 32, 32)); m.forward_features(torch.randn(1, 3, 32, 32)); m.embedding_stats()",
+    ),
+    Root(
+        "vit.py",
+        "VisionTransformer(32, 8, 1, 2, 32, 64, representation_size=16, global_pool='avg',"
+        " conv_stem_configs=[ConvStemConfig(16, 3, 2), ConvStemConfig(32, 3, 2), ConvStemConfig(32, 3, 2)])",
+        "m(torch.randn(2, 3, 32, 32))",
+    ),
+    Root(
+        "vit.py",
+        "EncoderBlock(2, 32, 64, 0.0, 0.0, drop_path=0.1)",
+        "m(torch.randn(2, 5, 32), torch.zeros(2, 5, dtype=torch.bool))",
+    ),
+    # Transformer encoder: Optional[Tensor] masks, ModuleList, __constants__, an export.
+    Root(
+        "transformer.py",
+        "TransformerClassifier(100, 3, d_model=32, num_heads=4, dim_feedforward=64)",
+        "m.eval(); m(torch.randint(1, 100, (2, 7))); m(torch.randint(1, 100, (2, 7)), torch.tensor([7, 4]), True);"
+        " m.attention_maps(torch.randint(0, 100, (2, 5)))",
+    ),
+    Root("transformer.py", "TransformerEncoder((32, 4, 64), 2)", "m(torch.randn(2, 3, 32))"),
+    Root(
+        "transformer.py",
+        "TransformerEncoderLayer(32, 4, 64, activation='gelu', norm_first=True)",
+        "m(torch.randn(2, 3, 32), causal_mask(3, torch.device('cpu')))",
+    ),
+    Root("transformer.py", "PositionalEncoding(16)", "m(torch.randn(2, 9, 16))"),
+    # Tagger: LSTM on packed sequences, GRU, Viterbi export, a TorchScript class, an ignore.
+    Root(
+        "tagger.py",
+        "BiLSTMTagger(50, 5, num_chars=30)",
+        "m.eval(); c = torch.randint(1, 30, (2, 6, 4)); m(torch.randint(1, 50, (2, 6)), torch.tensor([6, 3]), c);"
+        " r = m.decode(torch.randint(1, 50, (2, 6)), torch.tensor([6, 3]), c); m.spans(r[0])",
+    ),
+    Root("tagger.py", "BiLSTMTagger(50, 5)", "m(torch.randint(1, 50, (2, 6)))"),
+    Root("tagger.py", "CharEncoder(30)", "m(torch.randint(0, 30, (2, 3, 4)))"),
+    # UNet: skip connections, torch.cat, F.pad, enumerate over a ModuleList.
+    Root(
+        "unet.py",
+        "UNet(3, 2, base=8)",
+        "m.eval(); m(torch.randn(1, 3, 37, 45)); m.predict_mask(torch.randn(1, 3, 32, 32))",
+    ),
+    Root(
+        "unet.py",
+        "UNet(1, 1, base=8, depth=3, bilinear=True)",
+        "m.eval(); m.predict_mask(torch.randn(2, 1, 30, 30), 0.3)",
+    ),
+    Root("unet.py", "Up(16, 8, False)", "m(torch.randn(1, 16, 4, 4), torch.randn(1, 8, 9, 9))"),
+    # Detection: Dict/List outputs, ModuleDict, is_scripting guards, export/unused/ignore, a class.
+    Root(
+        "detection.py",
+        "Detector(num_classes=3)",
+        "m.eval(); out = m([torch.rand(3, 64, 80), torch.rand(3, 50, 64)]); assert len(out[1]) == 2",
+    ),
+    Root("detection.py", "AnchorGenerator()"),
+    Root("detection.py", "Backbone()", "m(torch.randn(1, 3, 64, 64))"),
+    Root(
+        "detection.py",
+        "decode_boxes",
+        "m(torch.randn(5, 4), torch.rand(5, 4), (1.0, 1.0, 1.0, 1.0))",
+    ),
+    Root(
+        "detection.py",
+        "batched_nms",
+        "m(torch.rand(6, 4) * 10, torch.rand(6), torch.tensor([0, 0, 1, 1, 2, 2]), 0.5)",
+    ),
+    # Shared layers (imported by the models above: cross-file reach).
+    Root("layers.py", "SqueezeExcitation(8, 2)", "m(torch.randn(1, 8, 4, 4))"),
+    Root("layers.py", "StochasticDepth(0.1, 'row')", "m(torch.randn(4, 3))"),
+    Root("layers.py", "ConvNormActivation(3, 8, norm_layer=None)", "m(torch.randn(1, 3, 5, 5))"),
+    Root("layers.py", "stochastic_depth", "m(torch.randn(4, 3), 0.2, 'batch', True)"),
+    Root("layers.py", "channel_shuffle", "m(torch.randn(1, 4, 2, 2), 2)"),
+)
+
+# (file, line, code) -> why tscheck is wrong there. Each is a tscheck bug to fix.
+KNOWN_FALSE_POSITIVES: dict[tuple[str, int, str], str] = {
+    ("layers.py", 114, "TS190"): (
+        "reach: `if not torch.jit.is_scripting() and not torch.jit.is_tracing():` (layers.py:123)"
+        " is eager-only, the compiler never compiles _log_api_usage_once; tscheck only"
+        " recognises a bare `[not] torch.jit.is_scripting()` test"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One mistake in a broken model: tscheck should report `code` (a code, or a prefix such as
+    "TS1" while the rule is unwritten) on `line`. Scripting `target` alone (then running `call`,
+    if any) makes the real compiler reject it; where its message has a line, that is one of the
+    lines of this file's mistakes."""
+
+    file: str
+    line: int
+    code: str
+    target: str
+    what: str
+    call: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+# The answer key for recall. Lines are 1-based in tests/data/broken/<file>.
+BROKEN: tuple[Mistake, ...] = (
+    Mistake(
+        "resnet_stages.py",
+        34,
+        "TS1",
+        "Bottleneck(16, 4)",
+        "class attribute `expansion` without Final",
+    ),
+    Mistake(
+        "resnet_stages.py", 70, "TS1", "Stage(16, 4, 2, 1)", "ModuleList indexed by a loop variable"
+    ),
+    Mistake("resnet_stages.py", 87, "TS1", "ResNetLike()", "submodules kept in a Python list"),
+    Mistake("attention.py", 20, "TS2", "Attention(32)", "unannotated `mask=None` is typed Tensor"),
+    Mistake("attention.py", 45, "TS1", "ScaledAttention(32)", "numpy call in forward"),
+    Mistake("attention.py", 55, "TS1", "FeedForward(32, 64)", "**kwargs in forward"),
+    Mistake("text_classifier.py", 18, "TS102", "Embedder(10, 4)", "try/except in forward"),
+    Mistake("text_classifier.py", 26, "TS101", "MaxPool()", "lambda (inside map) in forward"),
+    Mistake(
+        "text_classifier.py",
+        51,
+        "TS1",
+        "LSTMClassifier()",
+        "print(..., file=sys.stderr) in a helper",
+    ),
+    Mistake("unet_decoder.py", 24, "TS1", "Decoder()", "module-level global used by bare name"),
+    Mistake("unet_decoder.py", 32, "TS1", "SkipMerge()", "reversed() on a list"),
+    Mistake("unet_decoder.py", 39, "TS111", "ShapeCheck()", "f-string conversion !r"),
+    Mistake("crf_tagger.py", 19, "TS1", "CRF(5)", "class attribute `START_TAG` without Final"),
+    Mistake("crf_tagger.py", 34, "TS1", "Viterbi(5)", "recursive method"),
+    Mistake("crf_tagger.py", 48, "TS103", "TopK()", "nested def (a closure) in forward"),
+    Mistake(
+        "exported_detector.py",
+        22,
+        "TS302",
+        "Head()",
+        "@torch.jit.ignore reached from forward, then saved",
+    ),
+    Mistake(
+        "exported_detector.py",
+        60,
+        "TS301",
+        "BoxHead()",
+        "postprocess called on the scripted module without @torch.jit.export",
+        call="m.postprocess(m(torch.randn(1, 16, 8, 8)), 0.5)",
+    ),
+    Mistake(
+        "exported_detector.py",
+        46,
+        "TS",
+        "StatsHead()",
+        "numpy in a helper forward reaches under a flag",
+    ),
+)
+
+
+# -- shared helpers (bench/accuracy.py uses them too) ---------------------------------------
+
+
+def module_name(folder: Path, path: Path) -> str:
+    """Dotted module name of a corpus file: the folder is the package (`models.resnet`)."""
+    return folder.name if path.stem == "__init__" else f"{folder.name}.{path.stem}"
+
+
+def source_files(folder: Path) -> list[SourceFile]:
+    return [
+        SourceFile(str(path), module_name(folder, path), path.read_text(encoding="utf-8"))
+        for path in sorted(folder.glob("*.py"))
+    ]
+
+
+def check_folder(folder: Path, root: str | None = None) -> Result:
+    """tscheck over every file of `folder`; rooted at `file:name` when `root` is given."""
+    config = Config(roots=(f"{folder / root}",)) if root else Config()
+    return check(source_files(folder), config)
+
+
+def job_for(folder: Path, file: str, target: str, call: str | None = None) -> Job:
+    """A compile job that imports the corpus file as a package module (relative imports work)."""
+    module = module_name(folder, folder / file)
+    code = f"import sys\nsys.path.insert(0, {str(folder.parent)!r})\nfrom {module} import *\n"
+    return Job(code=code, target=target, call=call)
+
+
+def findings(result: Result) -> set[tuple[str, int, str]]:
+    return {(Path(d.path).name, d.range.start.line, d.code) for d in result.diagnostics}
+
+
+def describe(result: Result) -> str:
+    return "\n".join(
+        f"{Path(d.path).name}:{d.range.start.line}: {d.code} {d.message}"
+        for d in result.diagnostics
+    )
+
+
+# -- the clean corpus -------------------------------------------------------------------------
+
+
+@cache
+def clean_verdicts() -> dict[str, Verdict]:
+    jobs = [job_for(MODELS, r.file, r.target, r.call) for r in ROOTS]
+    return {r.id: v for r, v in zip(ROOTS, compile_all(jobs), strict=True)}
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda r: r.id)
+def test_clean_root_scripts_saves_loads_and_runs(root: Root) -> None:
+    verdict = clean_verdicts()[root.id]
+    assert verdict.accepted, f"{verdict.stage}: {verdict.error[:2000]}"
+
+
+def test_every_corpus_file_has_a_root() -> None:
+    files = {p.name for p in MODELS.glob("*.py")} - {"__init__.py"}
+    assert files <= {r.file for r in ROOTS}
+
+
+def test_tscheck_is_silent_on_the_clean_corpus() -> None:
+    result = check_folder(MODELS)
+    assert result.internal_errors == ()
+    unexpected = findings(result) - set(KNOWN_FALSE_POSITIVES)
+    assert not unexpected, "false positives on code the compiler accepts:\n" + describe(result)
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda r: r.id)
+def test_tscheck_is_silent_rooted_at_each_model(root: Root) -> None:
+    result = check_folder(MODELS, f"{root.file}:{root.name}")
+    assert result.internal_errors == ()
+    unexpected = findings(result) - set(KNOWN_FALSE_POSITIVES)
+    assert not unexpected, "false positives on code the compiler accepts:\n" + describe(result)
+
+
+@pytest.mark.parametrize(
+    "key", sorted(KNOWN_FALSE_POSITIVES), ids=lambda k: f"{k[0]}:{k[1]}:{k[2]}"
+)
+@pytest.mark.xfail(strict=True, reason="known tscheck false positive (see KNOWN_FALSE_POSITIVES)")
+def test_known_false_positive_is_fixed(key: tuple[str, int, str]) -> None:
+    assert key not in findings(check_folder(MODELS))
+
+
+# -- the broken corpus ------------------------------------------------------------------------
+
+
+@cache
+def broken_verdicts() -> dict[str, Verdict]:
+    jobs = [job_for(BROKEN_DIR, b.file, b.target, b.call) for b in BROKEN]
+    return {b.id: v for b, v in zip(BROKEN, compile_all(jobs), strict=True)}
+
+
+def error_lines(error: str, path: Path) -> set[int]:
+    """Lines of `path` that the compiler's message points at."""
+    pattern = re.compile(rf'File "{re.escape(str(path))}", line (\d+)')
+    return {int(n) for n in pattern.findall(error)}
+
+
+@pytest.mark.parametrize("mistake", BROKEN, ids=lambda b: b.id)
+def test_broken_target_is_rejected_at_its_mistake(mistake: Mistake) -> None:
+    verdict = broken_verdicts()[mistake.id]
+    assert not verdict.accepted, f"the compiler accepts {mistake.target}: {mistake.what}"
+    pointed = error_lines(verdict.error, BROKEN_DIR / mistake.file)
+    if pointed:  # some rejections carry no source range (catalog F3)
+        assert mistake.line in pointed, f"compiler points at {pointed}:\n{verdict.error[:2000]}"
+
+
+def test_every_broken_file_is_in_the_answer_key() -> None:
+    files = {p.name for p in BROKEN_DIR.glob("*.py")} - {"__init__.py"}
+    assert files == {b.file for b in BROKEN}
