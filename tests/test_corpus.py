@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from compiler import Job, Verdict, compile_all
 from tscheck.config import Config
 from tscheck.engine import Result, SourceFile, check
+
+from compiler import Job, Verdict, compile_all
 
 DATA = Path(__file__).resolve().parent / "data"
 MODELS = DATA / "models"
@@ -78,12 +79,14 @@ ROOTS: tuple[Root, ...] = (
     Root(
         "vit.py",
         "VisionTransformer(32, 8, 2, 2, 64, 128, num_classes=10)",
-        "m(torch.randn(2, 3, 32, 32)); m.forward_features(torch.randn(1, 3, 32, 32)); m.embedding_stats()",
+        "m(torch.randn(2, 3, 32, 32)); m.forward_features(torch.randn(1, 3, 32, 32));"
+        " m.embedding_stats()",
     ),
     Root(
         "vit.py",
         "VisionTransformer(32, 8, 1, 2, 32, 64, representation_size=16, global_pool='avg',"
-        " conv_stem_configs=[ConvStemConfig(16, 3, 2), ConvStemConfig(32, 3, 2), ConvStemConfig(32, 3, 2)])",
+        " conv_stem_configs=[ConvStemConfig(16, 3, 2), ConvStemConfig(32, 3, 2),"
+        " ConvStemConfig(32, 3, 2)])",
         "m(torch.randn(2, 3, 32, 32))",
     ),
     Root(
@@ -95,7 +98,8 @@ ROOTS: tuple[Root, ...] = (
     Root(
         "transformer.py",
         "TransformerClassifier(100, 3, d_model=32, num_heads=4, dim_feedforward=64)",
-        "m.eval(); m(torch.randint(1, 100, (2, 7))); m(torch.randint(1, 100, (2, 7)), torch.tensor([7, 4]), True);"
+        "m.eval(); m(torch.randint(1, 100, (2, 7)));"
+        " m(torch.randint(1, 100, (2, 7)), torch.tensor([7, 4]), True);"
         " m.attention_maps(torch.randint(0, 100, (2, 5)))",
     ),
     Root("transformer.py", "TransformerEncoder((32, 4, 64), 2)", "m(torch.randn(2, 3, 32))"),
@@ -109,7 +113,8 @@ ROOTS: tuple[Root, ...] = (
     Root(
         "tagger.py",
         "BiLSTMTagger(50, 5, num_chars=30)",
-        "m.eval(); c = torch.randint(1, 30, (2, 6, 4)); m(torch.randint(1, 50, (2, 6)), torch.tensor([6, 3]), c);"
+        "m.eval(); c = torch.randint(1, 30, (2, 6, 4));"
+        " m(torch.randint(1, 50, (2, 6)), torch.tensor([6, 3]), c);"
         " r = m.decode(torch.randint(1, 50, (2, 6)), torch.tensor([6, 3]), c); m.spans(r[0])",
     ),
     Root("tagger.py", "BiLSTMTagger(50, 5)", "m(torch.randint(1, 50, (2, 6)))"),
@@ -130,7 +135,8 @@ ROOTS: tuple[Root, ...] = (
     Root(
         "detection.py",
         "Detector(num_classes=3)",
-        "m.eval(); out = m([torch.rand(3, 64, 80), torch.rand(3, 50, 64)]); assert len(out[1]) == 2",
+        "m.eval(); out = m([torch.rand(3, 64, 80), torch.rand(3, 50, 64)]);"
+        " assert len(out[1]) == 2",
     ),
     Root("detection.py", "AnchorGenerator()"),
     Root("detection.py", "Backbone()", "m(torch.randn(1, 3, 64, 64))"),
