@@ -753,4 +753,535 @@ class IgnoreDropRule(Rule):
         ctx.report(node.func, message, fixes=fixes, related=(where,))
 
 
-RULES: tuple[type[Rule], ...] = (MissingExportRule, IgnoreBlocksSaveRule, IgnoreDropRule)
+def _modifier_text(modifier: str | None) -> str:
+    return {
+        "ignore": "@torch.jit.ignore",
+        "unused": "@torch.jit.unused",
+        "drop": "@torch.jit.ignore(drop=True)",
+    }.get(modifier or "", "@torch.jit.ignore")
+
+
+# -- TS304 ----------------------------------------------------------------------------------------
+
+
+class IgnoredForwardSavedRule(Rule):
+    code = "TS304"
+    name = "ignored-forward-saved"
+    summary = "A saved module's `forward` is @torch.jit.ignore: the archive has no forward"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `@torch.jit.ignore` / `@torch.jit.unused` on the `forward` of a
+    module that the code scripts and passes to `torch.jit.save` (or `.save(...)`).
+
+    **Why it fails.** An ignored `forward` is not compiled at all. Scripting succeeds, the
+    scripted module still runs `forward` as Python in this process, and saving succeeds, but the
+    archive holds no methods: after `torch.jit.load`, calling the module raises
+    `AttributeError: 'RecursiveScriptModule' object has no attribute 'forward'`.
+    (Modules that are never saved are not flagged: there the decorator only makes scripting a
+    no-op.)
+
+    **How to fix.** Remove the decorator and make `forward` scriptable; move the Python-only
+    parts into helpers that `forward` does not need in the deployed model.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            torch.jit.save(torch.jit.script(M()), io.BytesIO())
+            """,
+            call="m(torch.ones(1))",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def forward(self, x):
+                    return x + 1
+
+
+            torch.jit.save(torch.jit.script(M()), io.BytesIO())
+            """,
+            line=8,
+            error="object has no attribute 'forward'",
+            call="m(torch.ones(1))",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def forward(self, x):
+                    return x + 1
+
+
+            def export(path: str) -> None:
+                scripted = torch.jit.script(M())
+                scripted.save(path)
+            """,
+            line=6,
+            error="object has no attribute 'forward'",
+            call="m(torch.ones(1))",
+        ),
+    )
+    CATALOG = ()
+
+    def check_signature(self, ctx: FunctionContext) -> None:
+        info = ctx.info
+        if info.name != "forward" or not ctx.compiled.entry or ctx.owner is None:
+            return
+        saves = _facts(ctx.project).saves
+        for root in sorted(ctx.compiled.roots):
+            if root not in saves:
+                continue
+            found = ctx.project.find_method(root, "forward")
+            if found is None or found[0].path != ctx.summary.path:
+                continue
+            if found[2].qualname != info.qualname:
+                continue  # the saved root has its own forward; this one is a submodule's
+            self._report(ctx, root, saves[root])
+            return
+
+    def _report(self, ctx: FunctionContext, root: str, saves: list[tuple[str, int]]) -> None:
+        decorator = _find_decorator(ctx, ctx.node, _IGNORE | _UNUSED)
+        target: cst.CSTNode = decorator if decorator is not None else ctx.node.name
+        path, line = saves[0]
+        name = root.split(".")[-1]
+        message = (
+            f"`{ctx.qualname}` is {_modifier_text(ctx.info.modifier)}, so scripting compiles "
+            f"no `forward`: the archive saved at {path}:{line} has no methods, and calling the "
+            f"loaded `{name}` raises AttributeError ('RecursiveScriptModule' object has no "
+            "attribute 'forward'); remove the decorator and make `forward` scriptable"
+        )
+        related = tuple(ChainLink(f"{name} is saved here", p, n) for p, n in saves)
+        ctx.report(target, message, related=related)
+
+
+# -- TS305 ----------------------------------------------------------------------------------------
+
+_SCALARS = frozenset({"int", "float", "bool", "str"})
+_CONTAINER_TYPES = frozenset(
+    {"List", "Dict", "Tuple", "list", "dict", "tuple", "typing.List", "typing.Dict", "typing.Tuple"}
+)
+
+
+def _non_tensor_type(expr: cst.BaseExpression, *, optional: bool) -> bool:
+    """An annotation that a `Tensor` value can never satisfy (int, List[...], Optional[int])."""
+    if isinstance(expr, cst.Name):
+        return expr.value in _SCALARS
+    if not isinstance(expr, cst.Subscript):
+        return False
+    base = dotted(expr.value)
+    if base in _CONTAINER_TYPES:
+        return True
+    if optional and base in ("Optional", "typing.Optional") and len(expr.slice) == 1:
+        inner = expr.slice[0].slice
+        return (
+            isinstance(inner, cst.Index)
+            and isinstance(inner.value, cst.Name)
+            and inner.value.value in _SCALARS
+        )
+    return False
+
+
+def _literal_type(expr: cst.BaseExpression) -> str | None:
+    """int / float / str / bool for a literal (signed numbers included), else None."""
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, (cst.Minus, cst.Plus)):
+        expr = expr.expression
+    if isinstance(expr, cst.Integer):
+        return "int"
+    if isinstance(expr, cst.Float):
+        return "float"
+    if isinstance(expr, cst.SimpleString):
+        return None if "b" in expr.prefix.lower() else "str"
+    if isinstance(expr, (cst.ConcatenatedString, cst.FormattedString)):
+        return "str"
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
+        return "bool"
+    return None
+
+
+def _bind(
+    call: cst.Call, callee: _Callee, node: cst.FunctionDef
+) -> list[tuple[cst.Param, cst.BaseExpression]] | None:
+    """Pair each argument of `call` with the parameter it binds, or None when unsure."""
+    positional = [*node.params.posonly_params, *node.params.params]
+    if callee.bound:
+        positional = positional[1:]
+    by_name = {p.name.value: p for p in [*node.params.params, *node.params.kwonly_params]}
+    pairs: list[tuple[cst.Param, cst.BaseExpression]] = []
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if index >= len(positional):
+                return None
+            pairs.append((positional[index], arg.value))
+        else:
+            param = by_name.get(arg.keyword.value)
+            if param is None:
+                return None
+            pairs.append((param, arg.value))
+    return pairs
+
+
+def _rebinds(fn: cst.FunctionDef, name: str) -> bool:
+    """Does the body assign `name` anywhere (so its declared type may not hold at a call)?"""
+    for node in _iter_nodes(fn.body, containers=False):
+        target: cst.CSTNode | None = None
+        if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+            target = node.target
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            target = node.target
+        elif isinstance(node, cst.AsName):
+            target = node.name
+        elif isinstance(node, cst.NamedExpr):
+            target = node.target
+        if target is not None and any(
+            isinstance(n, cst.Name) and n.value == name
+            for n in _iter_nodes(target, containers=False)
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Untyped:
+    """An unannotated parameter of an ignored function and the non-Tensor value it gets."""
+
+    param: cst.Param
+    shown: str  # how the message names the value
+    literal: str | None  # the annotation a literal argument proves, for the fix
+
+
+def _argument_kind(arg: cst.BaseExpression, ctx: FunctionContext) -> tuple[str, str | None] | None:
+    """How to name a provably non-Tensor argument, and its annotation when a literal gives it."""
+    literal = _literal_type(arg)
+    if literal is not None:
+        return f"`{ctx.code_for(arg)}` ({literal})", literal
+    if isinstance(arg, cst.Name) and arg.value == "None":
+        return "`None`", None
+    if isinstance(arg, (cst.List, cst.ListComp)):
+        return "a list", None
+    if isinstance(arg, cst.Tuple):
+        return "a tuple", None
+    if isinstance(arg, (cst.Dict, cst.DictComp)):
+        return "a dict", None
+    if isinstance(arg, cst.Name):
+        params = ctx.node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            if param.name.value != arg.value or param.annotation is None:
+                continue
+            annotation = param.annotation.annotation
+            if _non_tensor_type(annotation, optional=False) and not _rebinds(ctx.node, arg.value):
+                return f"`{arg.value}` ({ctx.code_for(annotation)})", None
+    return None
+
+
+def _after_params(ctx: _Reporter, found: _Def) -> tuple[int, int] | None:
+    """Line and column just after the `)` that closes a def's parameters."""
+    end = found.range(ctx, found.node.params).end
+    last = found.range(ctx, found.node.body).start.line
+    line, column = end.line, end.column
+    while line <= last:
+        text = ctx.line_text(line)
+        while column < len(text):
+            char = text[column]
+            if char == ")":
+                return line, column + 1
+            if char == "#" or char == "\\":
+                break
+            if not (char.isspace() or char == ","):
+                return None
+            column += 1
+        line, column = line + 1, 0
+    return None
+
+
+class IgnoredSignatureRule(Rule):
+    code = "TS305"
+    name = "ignored-function-untyped-signature"
+    summary = "An ignored function's unannotated parameter or result is typed Tensor"
+    family = Family.DEFAULT_TYPES
+    fixable = True
+    explanation = """
+    **What it does.** Flags calls from compiled code to a `@torch.jit.ignore` /
+    `@torch.jit.unused` function when an unannotated parameter receives a value that is surely
+    not a Tensor (a literal, `None`, a list/tuple/dict display, or a parameter annotated `int`,
+    `float`, `bool`, `str` or a container), and assignments like `n: int = self.count(x)` when
+    the ignored function has no return annotation.
+
+    **Why it fails.** TorchScript does not compile the body of an ignored function, but it
+    compiles a call to it, from its signature alone, where every missing annotation means
+    `Tensor`, even with a default value: `Expected a value of type 'Tensor' for argument 'n'
+    but instead found type 'int'`, or `Variable 'n' is annotated with type int but is being
+    assigned to a value of type Tensor (inferred)`.
+
+    **How to fix.** Annotate the ignored function's parameters and return type. The fix adds
+    the annotation a literal argument proves (`n: int` for `3`), or the return annotation when
+    every `return` of the function is a literal of the assigned type.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def scale(self, x, n: int) -> torch.Tensor:
+                    return x * n
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        return self.scale(x, 3)
+                    return x
+            """
+        ),
+        ex(
+            """
+            import torch
+
+
+            @torch.jit.unused
+            def count(x: torch.Tensor) -> int:
+                return 3
+
+
+            @torch.jit.unused
+            def double(x):
+                return x * 2
+
+
+            def f(x: torch.Tensor, k: int):
+                if k > 100:
+                    n: int = count(x)
+                    k = n
+                    y = double(x)
+                return x * k
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def scale(self, x, n=2):
+                    return x * n
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        return self.scale(x, 3)
+                    return x
+            """,
+            line=12,
+            error="Expected a value of type 'Tensor' for argument 'n' but instead found type 'int'",
+            fixed="""import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    @torch.jit.unused
+    def scale(self, x, n: int = 2):
+        return x * n
+
+    def forward(self, x: torch.Tensor):
+        if self.training:
+            return self.scale(x, 3)
+        return x
+""",
+        ),
+        ex(
+            """
+            import torch
+
+
+            @torch.jit.unused
+            def count(x: torch.Tensor):
+                return 3
+
+
+            def f(x: torch.Tensor):
+                n: int = count(x)
+                return x * n
+            """,
+            line=10,
+            error="Variable 'n' is annotated with type int but is being assigned",
+            fixed="""import torch
+
+
+@torch.jit.unused
+def count(x: torch.Tensor) -> int:
+    return 3
+
+
+def f(x: torch.Tensor):
+    n: int = count(x)
+    return x * n
+""",
+        ),
+        ex(
+            """
+            import torch
+
+
+            @torch.jit.unused
+            def show(x, label):
+                return x
+
+
+            def f(x: torch.Tensor, label: str):
+                return show(x, label)
+            """,
+            line=10,
+            error="for argument 'label' but instead found type 'str'",
+        ),
+        ex(
+            """
+            import torch
+
+
+            @torch.jit.unused
+            def mask(x, m):
+                return x
+
+
+            def f(x: torch.Tensor):
+                return mask(x, None)
+            """,
+            line=10,
+            error="but instead found type 'NoneType'",
+        ),
+    )
+    CATALOG = (
+        "ignored_helper_unannotated_int_arg",
+        "ignored_helper_unannotated_return_used_as_int",
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if not node.args or _call_name(node) not in _facts(ctx.project).ignored_names:
+            return
+        callee = _callee(node, ctx)
+        if callee is None or callee.info.modifier not in IGNORED:
+            return
+        found = _find_def(ctx, callee.summary, callee.info)
+        pairs = _bind(node, callee, found.node) if found else None
+        if found is None or pairs is None:
+            return
+        untyped: list[_Untyped] = []
+        for param, arg in pairs:
+            kind = _argument_kind(arg, ctx) if param.annotation is None else None
+            if kind is not None:
+                untyped.append(_Untyped(param, *kind))
+        if untyped:
+            self._report_args(node, ctx, callee, found, untyped)
+
+    def _report_args(
+        self,
+        node: cst.Call,
+        ctx: FunctionContext,
+        callee: _Callee,
+        found: _Def,
+        untyped: list[_Untyped],
+    ) -> None:
+        name = callee.info.qualname
+        values = ", ".join(f"`{u.param.name.value}` gets {u.shown}" for u in untyped)
+        message = (
+            f"`{name}` is {_modifier_text(callee.info.modifier)}, so TorchScript types its "
+            f"unannotated parameters as Tensor, but here {values}; annotate them in `{name}`"
+        )
+        edits = [self._annotate(ctx, found, u.param, u.literal) for u in untyped if u.literal]
+        shown = ", ".join(f"{u.param.name.value}: {u.literal}" for u in untyped if u.literal)
+        fixes = (Fix(f"Annotate `{shown}` in `{name}`", tuple(edits)),) if edits else ()
+        where = _link(f"{name} is defined here", callee.summary, callee.info)
+        ctx.report(node.func, message, fixes=fixes, related=(where,))
+
+    def _annotate(self, ctx: _Reporter, found: _Def, param: cst.Param, kind: str) -> TextEdit:
+        name = found.range(ctx, param.name)
+        if param.default is None:
+            return TextEdit(Range(name.end, name.end), f": {kind}")
+        default = found.range(ctx, param.default)
+        return TextEdit(Range(name.start, default.start), f"{param.name.value}: {kind} = ")
+
+    def visit_AnnAssign(self, node: cst.AnnAssign, ctx: FunctionContext) -> None:
+        value = node.value
+        if not isinstance(value, cst.Call):
+            return
+        if _call_name(value) not in _facts(ctx.project).ignored_names:
+            return
+        annotation = node.annotation.annotation
+        if not _non_tensor_type(annotation, optional=True):
+            return
+        callee = _callee(value, ctx)
+        if callee is None or callee.info.modifier not in IGNORED:
+            return
+        found = _find_def(ctx, callee.summary, callee.info)
+        if found is None or found.node.returns is not None:
+            return
+        name = callee.info.qualname
+        wanted = ctx.code_for(annotation)
+        message = (
+            f"`{name}` is {_modifier_text(callee.info.modifier)} without a return annotation, so "
+            f"TorchScript types its result as Tensor, which `{ctx.code_for(node.target)}: "
+            f"{wanted}` cannot hold; annotate `-> {wanted}` on `{name}`"
+        )
+        fixes = self._returns_fix(ctx, found, annotation, name)
+        where = _link(f"{name} is defined here", callee.summary, callee.info)
+        ctx.report(node.target, message, fixes=fixes, related=(where,))
+
+    def _returns_fix(
+        self, ctx: FunctionContext, found: _Def, annotation: cst.BaseExpression, name: str
+    ) -> tuple[Fix, ...]:
+        """`-> int` when every `return` of the ignored function returns an int literal."""
+        if not isinstance(annotation, cst.Name) or annotation.value not in _SCALARS:
+            return ()
+        kind = annotation.value
+        stop = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+        returns = [
+            n
+            for n in _iter_nodes(found.node.body, stop, containers=False)
+            if isinstance(n, cst.Return)
+        ]
+        if not returns or any(r.value is None or _literal_type(r.value) != kind for r in returns):
+            return ()
+        where = _after_params(ctx, found)
+        if where is None:
+            return ()
+        line, column = where
+        edit = TextEdit(Range.of(line, column, line, column), f" -> {kind}")
+        return (Fix(f"Annotate `{name}` with `-> {kind}`", (edit,)),)
+
+
+RULES: tuple[type[Rule], ...] = (
+    MissingExportRule,
+    IgnoreBlocksSaveRule,
+    IgnoreDropRule,
+    IgnoredForwardSavedRule,
+    IgnoredSignatureRule,
+)
