@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Iterator
 
@@ -1497,6 +1498,469 @@ def f(x: torch.Tensor):
         )
 
 
+class BareAnnotationRule(Rule):
+    code = "TS117"
+    name = "annotation-without-value"
+    summary = "TorchScript does not support a variable annotation without a value (`y: int`)"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    CATALOG = ("annassign_without_value",)
+    explanation = """
+    **What it does.** Flags a bare declaration such as `y: int` (an annotation with no `=`).
+
+    **Why it fails.** `annotated assignments without assigned value aren't supported`:
+    TorchScript types a variable where it is first assigned.
+
+    **How to fix.** Annotate the first assignment instead (`y: int = x`). When the next
+    statement that mentions the variable assigns it, the fix moves the annotation there.
+    """
+    VALID = (
+        ex(
+            """
+            def f(x: int):
+                y: int = x
+                return y
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(x: int):
+                y: int
+                y = x
+                return y
+            """,
+            line=2,
+            error="annotated assignments without assigned value aren't supported",
+            fixed="""def f(x: int):
+    y: int = x
+    return y
+""",
+        ),
+        ex(
+            """
+            from typing import Optional
+
+            def f(x: int, c: bool):
+                y: Optional[int]
+                if c:
+                    y = x
+                else:
+                    y = None
+                return y
+            """,
+            line=4,
+            error="annotated assignments without assigned value aren't supported",
+        ),
+    )
+
+    def visit_AnnAssign(self, node: cst.AnnAssign, ctx: FunctionContext) -> None:
+        if node.value is not None:
+            return
+        target = ctx.code_for(node.target)
+        annotation = ctx.code_for(node.annotation.annotation)
+        fix = _merge_declaration(node, ctx)
+        ctx.report(
+            node,
+            f"TorchScript does not support the bare declaration `{target}: {annotation}`; "
+            f"annotate the first assignment instead (`{target}: {annotation} = ...`)",
+            fixes=(fix,) if fix else (),
+        )
+
+
+def _merge_declaration(node: cst.AnnAssign, ctx: FunctionContext) -> Fix | None:
+    """`y: T` followed (in the same block) by `y = v` as the next mention of y -> `y: T = v`."""
+    if not isinstance(node.target, cst.Name):
+        return None
+    line, block = ctx.parent(), ctx.parent(2)
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    if line.trailing_whitespace.comment is not None or not isinstance(block, cst.IndentedBlock):
+        return None
+    where = ctx.range(line)
+    if where.start.line != where.end.line:
+        return None
+    name = node.target.value
+    mention = re.compile(rf"\b{re.escape(name)}\b")
+    siblings = list(block.body)
+    for stmt in siblings[siblings.index(line) + 1 :]:
+        if not mention.search(ctx.code_for(stmt)):
+            continue
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        assign = stmt.body[0]
+        if (
+            not isinstance(assign, cst.Assign)
+            or len(assign.targets) != 1
+            or not isinstance(assign.targets[0].target, cst.Name)
+            or assign.targets[0].target.value != name
+            or mention.search(ctx.code_for(assign.value))
+        ):
+            return None
+        end = ctx.range(assign.targets[0].target).end
+        annotation = ctx.code_for(node.annotation.annotation)
+        edits = (
+            TextEdit(Range.of(where.start.line, 0, where.start.line + 1, 0), ""),
+            TextEdit(Range(end, end), f": {annotation}"),
+        )
+        return Fix(f"Annotate the assignment: `{name}: {annotation} = ...`", edits)
+    return None
+
+
+class VariadicParametersRule(Rule):
+    code = "TS118"
+    name = "variadic-parameters"
+    summary = (
+        "Compiled functions cannot take `*args`, `**kwargs` or keyword-only parameters "
+        "with defaults"
+    )
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    CATALOG = (
+        "varargs_param",
+        "kwargs_param",
+        "kwonly_param_with_default",
+        "submodule_forward_with_kwargs",
+        "export_method_with_varargs",
+    )
+    explanation = """
+    **What it does.** Flags `*args`, `**kwargs` and keyword-only parameters with a default
+    (`def f(x, *, scale=2.0)`) in the signature of a compiled function. It also flags
+    `*args`, `**kwargs` and any keyword-only parameter of an `@torch.jit.ignore` /
+    `@torch.jit.unused` function that compiled code calls.
+
+    **Why it fails.** A compiled function has a fixed schema: `Compiled functions can't take
+    variable number of arguments or use keyword-only arguments with defaults`. Keyword-only
+    parameters without a default are fine. For an ignored function called from compiled
+    code, binding the call fails inside the compiler (`INTERNAL ASSERT FAILED ...
+    python_sugared_value.cpp`).
+
+    **How to fix.** Name the parameters (or take a `List[T]` / `Dict[str, T]`). For a
+    keyword-only parameter with a default, the fix removes the `*` so it becomes an ordinary
+    parameter with a default.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, *, scale: float):
+                return x * scale
+            """,
+            call="m(torch.ones(1), scale=2.0)",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def forward(self, *xs: torch.Tensor):
+                    return xs[0]
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(*args: int):
+                return len(args)
+            """,
+            line=1,
+            error="Compiled functions can't take variable number of arguments",
+        ),
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor,
+                  **kwargs: int):
+                return x
+            """,
+            line=4,
+            error="Compiled functions can't take variable number of arguments",
+        ),
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, *, scale: float = 2.0):
+                return x * scale
+            """,
+            line=3,
+            error="use keyword-only arguments with defaults",
+            fixed="""import torch
+
+def f(x: torch.Tensor, scale: float = 2.0):
+    return x * scale
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def helper(self, *xs: int) -> int:
+                    return len(xs)
+
+                def forward(self, x: torch.Tensor):
+                    return x + self.helper(1)
+            """,
+            line=6,
+            error="INTERNAL ASSERT FAILED",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        self._check(ctx, ignored=False)
+
+    def check_signature(self, ctx: FunctionContext) -> None:
+        owner = ctx.owner
+        if owner is not None and "torch.jit.interface" in owner.decorators:
+            self._check(ctx, ignored=False)  # interface methods go through the frontend
+        elif ctx.info.modifier in ("ignore", "unused", "drop") and not ctx.compiled.entry:
+            self._check(ctx, ignored=True)
+
+    def _check(self, ctx: FunctionContext, ignored: bool) -> None:
+        params = ctx.node.params
+        fn = ctx.info.name
+        if ignored:
+            why = (
+                f"compiled code calls `{fn}` (kept in Python) through a fixed schema, and "
+                "binding the call fails inside the compiler"
+            )
+        else:
+            why = f"compiled functions have a fixed signature; give `{fn}` named parameters"
+        if isinstance(params.star_kwarg, cst.Param):
+            name = params.star_kwarg.name.value
+            ctx.report(params.star_kwarg, f"TorchScript cannot take `**{name}`: {why}")
+        if isinstance(params.star_arg, cst.Param):
+            name = params.star_arg.name.value
+            ctx.report(params.star_arg, f"TorchScript cannot take `*{name}`: {why}")
+        for param in params.kwonly_params:
+            name = param.name.value
+            if ignored:
+                ctx.report(
+                    param,
+                    f"TorchScript cannot call `{fn}` with the keyword-only parameter `{name}`: "
+                    f"{why}; make `{name}` an ordinary parameter",
+                )
+            elif param.default is not None:
+                fix = _remove_bare_star(ctx)
+                ctx.report(
+                    param.default,
+                    f"TorchScript rejects a default on the keyword-only parameter `{name}`; "
+                    "remove the `*` to make it an ordinary parameter, or drop the default",
+                    fixes=(fix,) if fix else (),
+                )
+
+
+def _remove_bare_star(ctx: FunctionContext) -> Fix | None:
+    """Delete a bare `*, ` when the parameters stay valid Python as positional ones."""
+    params = ctx.node.params
+    star = params.star_arg
+    if not isinstance(star, cst.ParamStar):
+        return None
+    seen_default = False
+    for param in (*params.posonly_params, *params.params, *params.kwonly_params):
+        if param.default is not None:
+            seen_default = True
+        elif seen_default:
+            return None  # `def f(a=1, *, b)`: b cannot follow a default positionally
+    return Fix("Remove the `*` (make the parameters ordinary)", (ctx.replace(star, ""),))
+
+
+class MatchStatementRule(Rule):
+    code = "TS119"
+    name = "match-statement"
+    summary = "TorchScript does not support `match` statements"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("match_statement",)
+    explanation = """
+    **What it does.** Flags `match` statements in compiled code.
+
+    **Why it fails.** The frontend predates structural pattern matching:
+    `Match aren't supported`.
+
+    **How to fix.** Use an `if` / `elif` chain.
+    """
+    VALID = (
+        ex(
+            """
+            def f(x: int):
+                if x == 1:
+                    return 10
+                return 0
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(x: int):
+                match x:
+                    case 1:
+                        return 10
+                    case _:
+                        return 0
+            """,
+            line=2,
+            error="Match aren't supported",
+        ),
+    )
+
+    def visit_Match(self, node: cst.Match, ctx: FunctionContext) -> None:
+        ctx.report(
+            node,
+            "TorchScript does not support `match`; use an `if` / `elif` chain",
+            range=ctx.head_range(node, len("match")),
+        )
+
+
+_reported_names: weakref.WeakKeyDictionary[FunctionContext, set[str]] = weakref.WeakKeyDictionary()
+
+
+class ReservedJitNameRule(Rule):
+    code = "TS121"
+    name = "reserved-jit-name"
+    summary = "Names starting with `__jit` are reserved in compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("reserved_jit_prefix_name",)
+    explanation = """
+    **What it does.** Flags a variable (local or global) whose name starts with `__jit`,
+    once per name and function.
+
+    **Why it fails.** The compiler uses that prefix for its own temporaries: `names of
+    variables used in JIT-ed functions can't start with __jit`. Attribute and keyword names
+    are not affected.
+
+    **How to fix.** Rename the variable.
+    """
+    VALID = (
+        ex(
+            """
+            def g(__jit_a: int):
+                return __jit_a if False else 1
+
+            def f(x: int):
+                jit_tmp = x
+                return jit_tmp
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(x: int):
+                __jit_tmp = x
+                return __jit_tmp
+            """,
+            line=2,
+            error="names of variables used in JIT-ed functions can't start with __jit",
+        ),
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                return [__jitv for __jitv in xs]
+            """,
+            line=4,
+            error="can't start with __jit",
+        ),
+    )
+
+    def visit_Name(self, node: cst.Name, ctx: FunctionContext) -> None:
+        if not node.value.startswith("__jit"):
+            return
+        parent = ctx.parent()
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return
+        if isinstance(parent, cst.Arg) and parent.keyword is node:
+            return
+        if isinstance(parent, (cst.Param, cst.NameItem, cst.ImportAlias)) or in_default(ctx):
+            return
+        seen = _reported_names.setdefault(ctx, set())
+        if node.value in seen:
+            return
+        seen.add(node.value)
+        ctx.report(
+            node,
+            f"TorchScript reserves names starting with `__jit`; rename `{node.value}`",
+        )
+
+
+class BytesLiteralRule(Rule):
+    code = "TS122"
+    name = "bytes-literal"
+    summary = "TorchScript has no bytes type"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("bytes_literal",)
+    explanation = """
+    **What it does.** Flags bytes literals (`b"abc"`, `rb"..."`) in compiled code.
+
+    **Why it fails.** The frontend knows numbers, strings, booleans, `None` and `...`:
+    `Unknown Constant expression type`.
+
+    **How to fix.** Use a `str`, or a `List[int]` of byte values.
+    """
+    VALID = (
+        ex(
+            """
+            def f(x: int):
+                s = "abc"
+                codes = [97, 98, 99]
+                return len(s) + len(codes) + x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(x: int):
+                b = b"abc"
+                return x
+            """,
+            line=2,
+            error="Unknown Constant expression type",
+        ),
+        ex(
+            """
+            def f(x: int):
+                print(rb"a" b"c")
+                return x
+            """,
+            line=2,
+            error="Unknown Constant expression type",
+        ),
+    )
+
+    def visit_SimpleString(self, node: cst.SimpleString, ctx: FunctionContext) -> None:
+        if "b" not in node.prefix.lower() or isinstance(ctx.parent(), cst.ConcatenatedString):
+            return
+        if not in_default(ctx):
+            self._report(node, ctx)
+
+    def visit_ConcatenatedString(self, node: cst.ConcatenatedString, ctx: FunctionContext) -> None:
+        left = node.left
+        if isinstance(ctx.parent(), cst.ConcatenatedString) or not isinstance(
+            left, cst.SimpleString
+        ):
+            return
+        if "b" in left.prefix.lower() and not in_default(ctx):
+            self._report(node, ctx)
+
+    def _report(self, node: cst.BaseExpression, ctx: FunctionContext) -> None:
+        ctx.report(
+            node,
+            "TorchScript has no bytes type; use a str, or a List[int] of byte values",
+        )
+
+
 def _parenthesize(node: cst.BaseExpression, code: str) -> str:
     simple = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.Call, cst.Subscript)
     return code if isinstance(node, simple) else f"({code})"
@@ -1519,5 +1983,10 @@ RULES: tuple[type[Rule], ...] = (
     DoubleStarExpansionRule,
     LoopElseRule,
     UnaryPlusRule,
+    BareAnnotationRule,
+    VariadicParametersRule,
+    MatchStatementRule,
     FloorDivAugAssignRule,
+    ReservedJitNameRule,
+    BytesLiteralRule,
 )
