@@ -1,7 +1,1256 @@
-"""Rules: (to be written)."""
+"""TS160-TS189: nn.Module structure that TorchScript rejects.
+
+Attributes the compiler cannot type or does not see, containers of submodules used in ways the
+compiler cannot unroll, module construction and mutation in compiled code, `super()`, the
+nn.Module API, and Python-side checks on the module instance (`super().__init__()`,
+`__constants__`, lambda hooks).
+
+Most rules here need facts about the class `self` is: what `__init__` assigns, what the class
+body declares, which names are `Final` or `__constants__`. `_facts(ctx)` gathers them once per
+class (walking the MRO, so inherited attributes count) and caches them per project.
+"""
 
 from __future__ import annotations
 
-from tscheck.rules.base import Rule
+import re
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 
-RULES: tuple[type[Rule], ...] = ()
+import libcst as cst
+
+from tscheck.index import ClassInfo, FileSummary, InitAttr
+from tscheck.model import ChainLink, Family, Fix, Range, TextEdit
+from tscheck.reach import Project
+from tscheck.rules.base import FileContext, FunctionContext, Rule, dotted, ex
+
+# Attributes nn.Module.__init__ sets on every instance: always there for the compiler.
+_NN_MODULE_ATTRS = frozenset(
+    {
+        "training",
+        "_parameters",
+        "_buffers",
+        "_non_persistent_buffers_set",
+        "_backward_pre_hooks",
+        "_backward_hooks",
+        "_is_full_backward_hook",
+        "_forward_hooks",
+        "_forward_hooks_with_kwargs",
+        "_forward_hooks_always_called",
+        "_forward_pre_hooks",
+        "_forward_pre_hooks_with_kwargs",
+        "_state_dict_hooks",
+        "_state_dict_pre_hooks",
+        "_load_state_dict_pre_hooks",
+        "_load_state_dict_post_hooks",
+        "_modules",
+        "call_super_init",
+        "_compiled_call_impl",
+    }
+)
+_MODULE_BASES = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module", "object"})
+_CONTAINERS = ("ModuleList", "Sequential", "ModuleDict")
+_LIST_CONTAINERS = ("ModuleList", "Sequential")
+_FINAL_NAMES = frozenset({"typing.Final", "typing_extensions.Final", "torch.jit.Final"})
+_FUTURE_ANNOTATIONS = ("annotations", "__future__.annotations")
+
+
+# -- facts about the class `self` is ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Init:
+    """One `self.attr = value` in some class's `__init__`."""
+
+    summary: FileSummary
+    cls: ClassInfo
+    attr: InitAttr
+
+
+@dataclass
+class _Facts:
+    project: Project
+    classes: list[tuple[FileSummary, ClassInfo]]  # the MRO
+    module: bool  # an nn.Module subclass
+    # Every base outside the project is nn.Module (or object): no attribute is hidden in a
+    # torch or third-party base class we cannot see.
+    closed: bool
+    inits: dict[str, list[_Init]] = field(default_factory=dict)
+    finals: set[str] = field(default_factory=set)
+    constants: set[str] = field(default_factory=set)  # the effective __constants__
+    constants_owner: tuple[FileSummary, ClassInfo] | None = None
+    annotations: set[str] = field(default_factory=set)
+    methods: set[str] = field(default_factory=set)
+    class_attrs: dict[str, tuple[FileSummary, ClassInfo]] = field(default_factory=dict)
+
+    def in_file(self, path: str) -> bool:
+        """Every class of the MRO is in `path`: its text shows every assignment."""
+        return all(s.path == path for s, _ in self.classes)
+
+    def declared_constant(self, name: str) -> bool:
+        return name in self.finals or name in self.constants
+
+    def defined_by_init(self, name: str) -> bool:
+        return name in self.inits or name in _NN_MODULE_ATTRS
+
+    def container(self, name: str) -> str | None:
+        """ "ModuleList" / "Sequential" / "ModuleDict" when every assignment builds that."""
+        inits = self.inits.get(name)
+        if not inits:
+            return None
+        kinds = {_container_built(i) for i in inits}
+        if len(kinds) != 1:
+            return None
+        return kinds.pop()
+
+    def submodule_class(self, name: str) -> str | None:
+        """The module class every `__init__` assignment of `name` constructs, if one."""
+        inits = self.inits.get(name)
+        if not inits:
+            return None
+        targets = {_outer_call(i) for i in inits}
+        if len(targets) != 1:
+            return None
+        target = targets.pop()
+        if target and _is_module_class(self.project, target):
+            return target
+        return None
+
+
+def _outer_call(init: _Init) -> str | None:
+    """The class the value of an `__init__` assignment constructs (the outermost call)."""
+    if init.attr.shape != "call":
+        return None
+    for sub in init.cls.submodules:
+        if sub.attr == init.attr.attr and sub.line == init.attr.line and not sub.in_container:
+            return sub.target
+    return None
+
+
+def _container_built(init: _Init) -> str | None:
+    target = _outer_call(init)
+    return _container_name(target) if target else None
+
+
+def _container_name(qualified: str) -> str | None:
+    parts = qualified.split(".")
+    if len(parts) >= 3 and parts[:2] == ["torch", "nn"] and parts[-1] in _CONTAINERS:
+        return parts[-1]
+    return None
+
+
+def _is_torch_nn_class(qualified: str) -> bool:
+    prefix, _, last = qualified.rpartition(".")
+    if not last[:1].isupper():
+        return False
+    return prefix in ("torch.nn", "torch.nn.parameter") or prefix.startswith("torch.nn.modules")
+
+
+def _is_module_class(project: Project, qualified: str) -> bool:
+    """A torch.nn module class, or a project class deriving from one."""
+    if _is_torch_nn_class(qualified):
+        return qualified.rpartition(".")[2] not in ("Parameter", "Buffer")
+    return project.lookup_class(qualified) is not None and project.is_module_class(qualified)
+
+
+_CACHE: weakref.WeakKeyDictionary[Project, dict[str, _Facts]] = weakref.WeakKeyDictionary()
+
+
+def _facts(ctx: FunctionContext) -> _Facts | None:
+    context = ctx.compiled.context
+    if not context:
+        return None
+    table = _CACHE.setdefault(ctx.project, {})
+    found = table.get(context)
+    if found is None:
+        found = _gather(ctx.project, context)
+        table[context] = found
+    return found
+
+
+def _gather(project: Project, context: str) -> _Facts:
+    mro = project.mro(context)
+    closed = bool(mro)
+    for summary, cls in mro:
+        for base in cls.bases:
+            q = project.qualify(summary, base)
+            if q not in _MODULE_BASES and project.lookup_class(q) is None:
+                closed = False
+    facts = _Facts(project, mro, project.is_module_class(context), closed)
+    for summary, cls in mro:
+        for attr in cls.init_attrs:
+            facts.inits.setdefault(attr.attr, []).append(_Init(summary, cls, attr))
+        facts.finals.update(cls.finals)
+        facts.annotations.update(cls.annotations)
+        facts.methods.update(m.name for m in cls.methods)
+        for name in cls.class_attrs:
+            facts.class_attrs.setdefault(name, (summary, cls))
+        # The first class in the MRO that lists __constants__ hides those of its bases.
+        if cls.constants and facts.constants_owner is None:
+            facts.constants.update(cls.constants)
+            facts.constants_owner = (summary, cls)
+    return facts
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _self_name(ctx: FunctionContext) -> str | None:
+    """The name the instance has in a compiled method (`self`), None outside methods."""
+    info = ctx.compiled.info
+    if ctx.compiled.owner is None or not ctx.compiled.context or not info.params:
+        return None
+    if info.is_staticmethod or "classmethod" in info.decorators:
+        return None
+    return info.params[0]
+
+
+def _self_attr(node: cst.CSTNode, self_name: str | None) -> str | None:
+    """`X` for `self.X`."""
+    if (
+        self_name is not None
+        and isinstance(node, cst.Attribute)
+        and isinstance(node.value, cst.Name)
+        and node.value.value == self_name
+    ):
+        return node.attr.value
+    return None
+
+
+def _is_target(ctx: FunctionContext, node: cst.CSTNode) -> bool:
+    """`node` is written to (an assignment target), not read."""
+    parent = ctx.parent()
+    if isinstance(parent, cst.AssignTarget) and parent.target is node:
+        return True
+    if isinstance(parent, (cst.AugAssign, cst.AnnAssign)) and parent.target is node:
+        return True
+    if isinstance(parent, (cst.Element, cst.StarredElement)):
+        holder = ctx.parent(3)
+        return isinstance(holder, cst.AssignTarget) or isinstance(ctx.parent(2), cst.AssignTarget)
+    return False
+
+
+def _future_annotations(summary: FileSummary) -> bool:
+    return any(
+        local == "annotations" and q.startswith("__future__") for local, q in summary.imports
+    )
+
+
+def _init_link(init: _Init, text: str) -> ChainLink:
+    return ChainLink(text, init.summary.path, init.attr.line, f"{init.cls.name}.__init__")
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _mentions(text: str, name: str) -> Iterator[tuple[int, bool]]:
+    """(line, is_assignment) for every `.name` in the text (comments and strings included)."""
+    pattern = re.compile(
+        rf"\.{re.escape(name)}\b(\s*(?::[^=\n]*)?(?:[-+*/%&|^@]|//|\*\*|<<|>>)?=(?!=))?"
+    )
+    for match in pattern.finditer(text):
+        yield _line_of(text, match.start()), match.group(1) is not None
+
+
+_REGISTER = r"(?:register_buffer|register_parameter|add_module|register_module)\(\s*"
+
+
+def _set_dynamically(text: str, name: str) -> bool:
+    """The file may set `name` without writing `.name =`: setattr, __dict__, register_*."""
+    if "setattr(" in text or "__dict__" in text:
+        return True
+    quoted = rf"[\"']{re.escape(name)}[\"']"
+    if re.search(_REGISTER + quoted, text):
+        return True
+    # register_buffer(some_variable, ...) with the name spelled somewhere as a string
+    return bool(re.search(_REGISTER + r"[^\"'\s]", text)) and bool(re.search(quoted, text))
+
+
+def _method_lines(facts: _Facts, path: str, exclude: set[str]) -> set[int]:
+    """Lines of the MRO classes' methods (in `path`) whose names are not in `exclude`."""
+    lines: set[int] = set()
+    for summary, cls in facts.classes:
+        if summary.path != path:
+            continue
+        for method in cls.methods:
+            if method.name not in exclude:
+                lines.update(range(method.first_line, method.end_line + 1))
+    return lines
+
+
+def _init_callees(facts: _Facts) -> set[str]:
+    """`__init__` and every method it calls on self, transitively."""
+    names = {"__init__"}
+    todo = ["__init__"]
+    while todo:
+        current = todo.pop()
+        for _, cls in facts.classes:
+            method = cls.method(current)
+            if method is None:
+                continue
+            for call in method.calls:
+                if call.kind in ("self", "super") and call.name not in names:
+                    names.add(call.name)
+                    todo.append(call.name)
+    return names
+
+
+def _only_written_in(ctx: FunctionContext, facts: _Facts, name: str, lines: set[int]) -> bool:
+    """Outside `lines` and compiled-only methods, nothing in the file writes `.name`."""
+    text = ctx.blocks.text
+    if _set_dynamically(text, name):
+        return False
+    return all(line in lines for line, assigned in _mentions(text, name) if assigned)
+
+
+def _only_mentioned_in(ctx: FunctionContext, facts: _Facts, name: str, lines: set[int]) -> bool:
+    """Outside `lines`, the file never mentions `.name` (so nothing fills it before scripting)."""
+    text = ctx.blocks.text
+    if _set_dynamically(text, name):
+        return False
+    return all(line in lines for line, _ in _mentions(text, name))
+
+
+def _local_name(ctx: FunctionContext, qualified: str) -> str | None:
+    """How this file spells `qualified` (`torch.nn.ModuleList` -> `nn.ModuleList`)."""
+    imports = dict(ctx.summary.imports)
+    best: str | None = None
+    for local, target in imports.items():
+        if qualified == target:
+            return local
+        if qualified.startswith(target + "."):
+            candidate = local + qualified[len(target) :]
+            if best is None or len(candidate) < len(best):
+                best = candidate
+    return best
+
+
+# -- finding source nodes outside the compiled function ------------------------------------
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A libcst node in some block of this file, with what is needed to get its range."""
+
+    node: cst.CSTNode
+    module: cst.Module
+    start: int
+
+
+def _range(ctx: FunctionContext | FileContext, src: _Source, node: cst.CSTNode) -> Range:
+    return ctx.blocks.range_of(node, src.module, src.start)
+
+
+def _class_source(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) -> _Source | None:
+    if summary.path != ctx.summary.path:
+        return None
+    module, start = ctx.blocks.module_for_line(cls.line)
+    for stmt in _top_statements(module.body):
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == cls.name:
+            if ctx.blocks.range_of(stmt.name, module, start).start.line == cls.line:
+                return _Source(stmt, module, start)
+    return None
+
+
+def _top_statements(body: Sequence[cst.CSTNode]) -> Iterator[cst.CSTNode]:
+    for stmt in body:
+        yield stmt
+        if isinstance(stmt, cst.If):
+            yield from _top_statements(stmt.body.body)
+            orelse = stmt.orelse
+            if isinstance(orelse, cst.Else):
+                yield from _top_statements(orelse.body.body)
+            elif isinstance(orelse, cst.If):
+                yield from _top_statements([orelse])
+
+
+def _class_body(class_src: _Source) -> Sequence[cst.BaseStatement]:
+    node = class_src.node
+    assert isinstance(node, cst.ClassDef)
+    body = node.body
+    return body.body if isinstance(body, cst.IndentedBlock) else ()
+
+
+def _method_source(class_src: _Source, name: str) -> _Source | None:
+    for stmt in _class_body(class_src):
+        if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+            return _Source(stmt, class_src.module, class_src.start)
+    return None
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Every node under `node`, not entering nested defs, classes or lambdas."""
+    stack = list(node.children)
+    while stack:
+        current = stack.pop()
+        yield current
+        if not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(current.children)
+
+
+def _init_value(ctx: FunctionContext, init: _Init) -> _Source | None:
+    """The value expression of an `__init__` assignment (in this file)."""
+    class_src = _class_source(ctx, init.summary, init.cls)
+    if class_src is None:
+        return None
+    method = _method_source(class_src, "__init__")
+    if method is None:
+        return None
+    for node in _walk(method.node):
+        targets: Sequence[cst.BaseExpression] = ()
+        value: cst.BaseExpression | None = None
+        if isinstance(node, cst.Assign):
+            targets, value = [t.target for t in node.targets], node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        for target in targets:
+            if not (isinstance(target, cst.Attribute) and target.attr.value == init.attr.attr):
+                continue
+            pos = _range(ctx, method, target).start
+            if pos.line == init.attr.line and pos.column == init.attr.column and value:
+                return _Source(value, method.module, method.start)
+    return None
+
+
+def _class_attr_statement(
+    ctx: FunctionContext, summary: FileSummary, cls: ClassInfo, name: str
+) -> tuple[_Source, cst.Assign | cst.AnnAssign] | None:
+    """The class-body statement `name = value` / `name: T = value`."""
+    class_src = _class_source(ctx, summary, cls)
+    if class_src is None:
+        return None
+    for stmt in _class_body(class_src):
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            continue
+        small = stmt.body[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+            if isinstance(target, cst.Name) and target.value == name:
+                return _Source(stmt, class_src.module, class_src.start), small
+        if isinstance(small, cst.AnnAssign) and small.value is not None:
+            if isinstance(small.target, cst.Name) and small.target.value == name:
+                return _Source(stmt, class_src.module, class_src.start), small
+    return None
+
+
+def _expr(src: _Source | None) -> cst.BaseExpression | None:
+    return src.node if src is not None and isinstance(src.node, cst.BaseExpression) else None
+
+
+def _indent_of(ctx: FunctionContext, line: int) -> str:
+    text = ctx.line_text(line)
+    return text[: len(text) - len(text.lstrip())]
+
+
+# -- literal shapes --------------------------------------------------------------------------
+
+
+def _scalar(node: cst.BaseExpression) -> bool:
+    if isinstance(node, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("True", "False", "None")
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        return isinstance(node.expression, (cst.Integer, cst.Float))
+    return False
+
+
+def _literal_kind(node: cst.BaseExpression) -> str | None:
+    """ "scalar", "tuple", "list" or "dict" for a literal of constants, else None."""
+    if _scalar(node):
+        return "scalar"
+    if isinstance(node, (cst.Tuple, cst.List)):
+        for el in node.elements:
+            if not isinstance(el, cst.Element) or _literal_kind(el.value) in (None, "dict"):
+                return None
+        return "tuple" if isinstance(node, cst.Tuple) else "list"
+    if isinstance(node, cst.Dict):
+        for item in node.elements:
+            if not isinstance(item, cst.DictElement) or not (
+                _scalar(item.key) and _scalar(item.value)
+            ):
+                return None
+        return "dict"
+    return None
+
+
+def _scalar_type(node: cst.BaseExpression) -> str | None:
+    """The TorchScript type of a scalar literal."""
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    if isinstance(node, cst.Integer):
+        return "int"
+    if isinstance(node, cst.Float):
+        return "float"
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        if isinstance(node, cst.SimpleString) and node.prefix.lower().startswith("b"):
+            return None
+        return "str"
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return "bool"
+    return None
+
+
+def _modules_built(ctx: FunctionContext, node: cst.BaseExpression | None) -> str | None:
+    """ "list" / "dict" / "tuple" when `node` is a literal or comprehension whose every element
+    constructs an nn.Module."""
+
+    def builds(expr: cst.BaseExpression) -> bool:
+        if not isinstance(expr, cst.Call):
+            return False
+        name = dotted(expr.func)
+        return bool(name) and _is_module_class(ctx.project, ctx.resolve(name))
+
+    if isinstance(node, (cst.List, cst.Tuple)):
+        elements = node.elements
+        if elements and all(isinstance(e, cst.Element) and builds(e.value) for e in elements):
+            return "list" if isinstance(node, cst.List) else "tuple"
+    elif isinstance(node, cst.ListComp) and builds(node.elt):
+        return "list"
+    elif isinstance(node, cst.Dict):
+        items = node.elements
+        if items and all(isinstance(e, cst.DictElement) and builds(e.value) for e in items):
+            return "dict"
+    elif isinstance(node, cst.DictComp) and builds(node.value):
+        return "dict"
+    return None
+
+
+# == TS160 class attributes ==================================================================
+
+
+class ClassAttributeRule(Rule):
+    code = "TS160"
+    name = "class-attribute"
+    summary = "A class attribute is invisible to TorchScript unless it is Final or in __constants__"
+    family = Family.DYNAMIC_BEHAVIORS
+    fixable = True
+    explanation = """
+    **What it does.** Flags `self.X` in compiled module code where `X` is assigned only in the
+    class body (`scale = 2.0`, `SIZES = [1, 2]`), not in `__init__`, and is neither annotated
+    `Final` nor listed in `__constants__`.
+
+    **Why it fails.** TorchScript builds a module's type from its *instance* attributes.
+    A class attribute is not one, so the compiler reports `Module 'M' has no attribute 'scale'`.
+
+    **How to fix.** Declare it a constant: `scale: Final = 2.0` (with `from typing import
+    Final`), or list it in `__constants__ = ["scale"]` (the fix does one of these; a list
+    constant becomes a tuple in compiled code). Or assign it in `__init__` (`self.scale = 2.0`).
+    Note that `from __future__ import annotations` hides `Final` from TorchScript; use
+    `__constants__` in such files.
+    """
+    CATALOG = ("class_attribute_constant", "class_attribute_list")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                __constants__ = ["dims"]
+                scale: Final = 2.0
+                dims = [1, 2]
+                training = True
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale + self.dims[0]
+            """
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                scale = 2.0
+
+                def __init__(self):
+                    super().__init__()
+                    self.scale = 3.0
+                    self.s = M.scale
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale * self.s
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                scale = 2.0
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale
+            """,
+            line=8,
+            error="Module 'M' has no attribute 'scale'",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    __constants__ = ["scale"]
+    scale = 2.0
+
+    def forward(self, x: torch.Tensor):
+        return x * self.scale
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                SIZES = [1, 2]
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.SIZES[0]
+            """,
+            line=9,
+            error="Module 'M' has no attribute 'SIZES'",
+            fixed="""import torch
+import torch.nn as nn
+from typing import Final
+
+class M(nn.Module):
+    SIZES: Final = [1, 2]
+
+    def forward(self, x: torch.Tensor):
+        return x * self.SIZES[0]
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                __constants__ = ["scale"]
+                scale = 2.0
+
+            class M(Base):
+                __constants__ = ["shift"]
+                shift = 1.0
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale + self.shift
+            """,
+            line=13,
+            error="Module 'M' has no attribute 'scale'",
+            fixed="""import torch
+import torch.nn as nn
+
+class Base(nn.Module):
+    __constants__ = ["scale"]
+    scale = 2.0
+
+class M(Base):
+    __constants__ = ["shift", "scale"]
+    shift = 1.0
+
+    def forward(self, x: torch.Tensor):
+        return x * self.scale + self.shift
+""",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        name = _self_attr(node, _self_name(ctx))
+        if name is None or _is_target(ctx, node):
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name not in facts.class_attrs:
+            return
+        if facts.declared_constant(name) or facts.defined_by_init(name) or name in facts.methods:
+            return
+        if not (facts.closed and facts.in_file(ctx.summary.path)):
+            return
+        summary, cls = facts.class_attrs[name]
+        found = _class_attr_statement(ctx, summary, cls, name)
+        if found is None:
+            return
+        src, statement = found
+        value = statement.value
+        kind = _literal_kind(value) if value is not None else None
+        if kind is None or not _only_written_in(ctx, facts, name, set()):
+            return
+        line = _range(ctx, src, src.node).start.line
+        related = (
+            ChainLink(f"{cls.name}.{name} is assigned in the class body", summary.path, line),
+        )
+        fixes = () if kind == "dict" else _constant_fixes(ctx, facts, src, statement, name, kind)
+        hint = (
+            f"assign it in __init__ (`self.{name} = ...`): a dict cannot be a constant"
+            if kind == "dict"
+            else f"annotate it `{name}: Final = ...` or list it in `__constants__`"
+        )
+        ctx.report(
+            node,
+            f"`{name}` is a class attribute, which TorchScript does not see on the module; {hint}",
+            fixes=fixes,
+            related=related,
+        )
+
+
+def _constant_fixes(
+    ctx: FunctionContext,
+    facts: _Facts,
+    src: _Source,
+    statement: cst.Assign | cst.AnnAssign,
+    name: str,
+    kind: str,
+) -> tuple[Fix, ...]:
+    # A list constant becomes a tuple in compiled code: eager code is unchanged, but code
+    # that mutates the list would no longer compile. Only scalars and tuples are safe.
+    safe = kind != "list"
+    final = _final_spelling(ctx)
+    owner = facts.classes[0][1]
+    # Final works through the MRO; __constants__ only from the first class that has one.
+    if final is not None:
+        if isinstance(statement, cst.Assign):
+            target = statement.targets[0].target
+            end = _range(ctx, src, target).end
+            edit = TextEdit(Range(end, end), f": {final}")
+        else:
+            annotation = statement.annotation.annotation
+            text = src.module.code_for_node(annotation)
+            edit = TextEdit(_range(ctx, src, annotation), f"{final}[{text}]")
+        return (Fix(f"Annotate `{name}` as Final", (edit,), safe=safe),)
+    holder = facts.constants_owner or (facts.classes[0][0], owner)
+    existing = _constants_edit(ctx, holder[0], holder[1], name)
+    if existing is not None:
+        return (Fix(f'Add "{name}" to __constants__', (existing,), safe=safe),)
+    if facts.constants_owner is not None:
+        return ()
+    # No class lists __constants__: declare it right above the attribute, in the same class.
+    start = _range(ctx, src, src.node).start
+    indent = _indent_of(ctx, start.line)
+    edit = TextEdit(Range.of(start.line, 0, start.line, 0), f'{indent}__constants__ = ["{name}"]\n')
+    return (Fix(f'Declare `__constants__ = ["{name}"]`', (edit,), safe=safe),)
+
+
+def _final_spelling(ctx: FunctionContext) -> str | None:
+    """How to write Final in this file without a new import, or None."""
+    if _future_annotations(ctx.summary):
+        return None  # string annotations hide Final from TorchScript
+    for local, target in ctx.summary.imports:
+        if target in _FINAL_NAMES and "." not in local:
+            return local
+    for local, target in ctx.summary.imports:
+        if target == "typing":
+            return f"{local}.Final"
+    return None
+
+
+def _constants_edit(
+    ctx: FunctionContext, summary: FileSummary, cls: ClassInfo, name: str
+) -> TextEdit | None:
+    """Append `"name"` to the class's `__constants__ = [...]` list, if it has one."""
+    found = _class_attr_statement(ctx, summary, cls, "__constants__")
+    if found is None:
+        return None
+    src, statement = found
+    value = statement.value
+    if not isinstance(value, (cst.List, cst.Tuple)) or not value.elements:
+        return None
+    if isinstance(value, cst.Tuple) and not value.lpar:
+        return None
+    last = value.elements[-1]
+    end = _range(ctx, src, last.value).end
+    if isinstance(last.comma, cst.Comma):
+        # `("a",)`: insert after the trailing comma.
+        end = Range.of(end.line, end.column + 1, end.line, end.column + 1).start
+        return TextEdit(Range(end, end), f' "{name}",')
+    return TextEdit(Range(end, end), f', "{name}"')
+
+
+# == TS161 Python containers of submodules ===================================================
+
+
+class ModuleContainerAttributeRule(Rule):
+    code = "TS161"
+    name = "python-container-of-modules"
+    summary = "A Python list/dict/tuple of submodules cannot be used in compiled code"
+    family = Family.DYNAMIC_BEHAVIORS
+    fixable = True
+    explanation = """
+    **What it does.** Flags `self.X` in compiled module code when `__init__` assigns `X` a plain
+    Python list, tuple or dict (or comprehension) of nn.Module constructions.
+
+    **Why it fails.** TorchScript converts module attributes to typed values; a list of
+    modules has no TorchScript type (`failed to convert Python type: 'list' to a TorchScript
+    type ... Cannot infer concrete type of torch.nn.Module`). The modules are not registered
+    as submodules either, so eager `.parameters()`, `.to()` and `state_dict()` miss them.
+
+    **How to fix.** Wrap the value: `nn.ModuleList([...])` for a list or tuple,
+    `nn.ModuleDict({...})` for a dict with string keys (the fix does this). This registers the
+    submodules, which changes `state_dict()` keys and what an optimizer sees, so review it.
+    """
+    CATALOG = (
+        "module_attr_python_list_of_modules",
+        "module_attr_python_dict_of_modules",
+        "module_attr_tuple_of_modules",
+    )
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+                    self.spare = [nn.Linear(2, 2)]
+                    self.ps = [torch.ones(1), torch.zeros(1)]
+
+                def forward(self, x: torch.Tensor):
+                    for layer in self.layers:
+                        x = layer(x)
+                    return x + self.ps[0]
+            """
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = [nn.Linear(2, 2) for _ in range(2)]
+                    self.layers = nn.ModuleList(self.layers)
+
+                def forward(self, x: torch.Tensor):
+                    return self.layers[0](x)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = [nn.Linear(2, 2), nn.Linear(2, 2)]
+
+                def forward(self, x: torch.Tensor):
+                    for layer in self.layers:
+                        x = layer(x)
+                    return x
+            """,
+            line=10,
+            error="failed to convert Python type: 'list'",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+
+    def forward(self, x: torch.Tensor):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = {"a": nn.Linear(2, 2), "b": nn.Linear(2, 2)}
+
+                def forward(self, x: torch.Tensor):
+                    return self.heads["a"](x)
+            """,
+            line=10,
+            error="failed to convert Python type: 'dict'",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.heads = nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.Linear(2, 2)})
+
+    def forward(self, x: torch.Tensor):
+        return self.heads["a"](x)
+""",
+        ),
+        ex(
+            """
+            import torch
+            from torch import nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.pair = (nn.Linear(2, 2), nn.ReLU())
+
+                def forward(self, x: torch.Tensor):
+                    return self.pair[1](self.pair[0](x))
+            """,
+            line=10,
+            error="failed to convert Python type: 'tuple'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn
+
+            class M(torch.nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.blocks = [torch.nn.Linear(2, 2) for _ in range(3)]
+
+                def forward(self, x: torch.Tensor):
+                    return x * len(self.blocks)
+            """,
+            line=10,
+            error="failed to convert Python type: 'list'",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        name = _self_attr(node, _self_name(ctx))
+        if name is None or _is_target(ctx, node):
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name not in facts.inits:
+            return
+        inits = facts.inits[name]
+        if any(i.attr.shape not in ("list", "dict", "tuple") for i in inits):
+            return
+        if facts.declared_constant(name) or not facts.in_file(ctx.summary.path):
+            return
+        values = [_init_value(ctx, i) for i in inits]
+        kinds = [_modules_built(ctx, _expr(v)) for v in values]
+        if None in kinds:
+            return
+        init_lines = {i.attr.line for i in inits}
+        if not _only_written_in(ctx, facts, name, init_lines):
+            return
+        kind = kinds[0]
+        wrapper = "ModuleDict" if kind == "dict" else "ModuleList"
+        fixes: tuple[Fix, ...] = ()
+        if len(values) == 1 and values[0] is not None:
+            fixes = _wrap_fix(ctx, values[0], wrapper)
+        related = tuple(_init_link(i, f"self.{name} is a Python {kind} of modules") for i in inits)
+        ctx.report(
+            node,
+            f"`self.{name}` is a Python {kind} of submodules, which TorchScript cannot type; "
+            f"build it as nn.{wrapper}(...) in __init__",
+            fixes=fixes,
+            related=related,
+        )
+
+
+_MODULEDICT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Keys nn.ModuleDict refuses: they clash with attributes of the container itself.
+_RESERVED_KEYS = frozenset(
+    {"training", "forward", "keys", "items", "values", "pop", "clear", "update", "to", "type"}
+)
+
+
+def _wrap_fix(ctx: FunctionContext, value: _Source, wrapper: str) -> tuple[Fix, ...]:
+    spelled = _local_name(ctx, f"torch.nn.{wrapper}")
+    if spelled is None:
+        return ()
+    node = value.node
+    if wrapper == "ModuleDict":
+        if not isinstance(node, cst.Dict):
+            return ()
+        for el in node.elements:
+            key = el.key if isinstance(el, cst.DictElement) else None
+            if not isinstance(key, cst.SimpleString):
+                return ()
+            text = key.evaluated_value
+            if not (isinstance(text, str) and _MODULEDICT_KEY.fullmatch(text)):
+                return ()
+            if text in _RESERVED_KEYS:
+                return ()
+    where = _range(ctx, value, node)
+    # A tuple's range excludes its parentheses: `(a, b)` -> `(nn.ModuleList([a, b]))`.
+    opening, closing = ("([", "])") if isinstance(node, cst.Tuple) else ("(", ")")
+    edits = (
+        TextEdit(Range(where.start, where.start), f"{spelled}{opening}"),
+        TextEdit(Range(where.end, where.end), closing),
+    )
+    # Registering the submodules changes state_dict() keys and .parameters(): not "safe".
+    return (Fix(f"Wrap in {spelled}(...)", edits, safe=False),)
+
+
+# == TS162 empty containers without a type ===================================================
+
+
+class EmptyContainerAttributeRule(Rule):
+    code = "TS162"
+    name = "untyped-empty-container-attribute"
+    summary = "An attribute initialised to an empty list/dict needs a class-level annotation"
+    family = Family.TYPE_CHECKING
+    explanation = """
+    **What it does.** Flags `self.X` in compiled module code when `__init__` sets `X` to an
+    empty list or dict (`[]`, `{}`, `list()`, `dict()`) and the class body has no annotation
+    for `X`.
+
+    **Why it fails.** TorchScript infers an attribute's type from its value when the module is
+    scripted, and an empty container has no element type: `List trace inputs must have
+    elements` / `Dictionary inputs must have entries`. An annotation *inside* `__init__`
+    (`self.hist: List[int] = []`) does not help: only class-level annotations are read.
+
+    **How to fix.** Annotate the attribute in the class body: `hist: List[int]` (keep the
+    assignment in `__init__`). Files with `from __future__ import annotations` cannot use
+    class-level annotations on modules at all; remove that import from the file.
+    """
+    CATALOG = ("module_attr_empty_list", "module_attr_empty_dict")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Dict, List
+
+            class M(nn.Module):
+                hist: List[int]
+
+                def __init__(self):
+                    super().__init__()
+                    self.hist = []
+                    self.seen = {}
+                    self.filled = []
+                    self.filled.append(1)
+
+                def forward(self, x: int):
+                    self.hist.append(x)
+                    return x + self.filled[0]
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.hist = []
+
+                def forward(self, x: int):
+                    self.hist.append(x)
+                    return x
+            """,
+            line=10,
+            error="List trace inputs must have elements",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Dict
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.cache: Dict[str, torch.Tensor] = {}
+
+                def forward(self, k: str, x: torch.Tensor):
+                    self.cache[k] = x
+                    return x
+            """,
+            line=11,
+            error="Dictionary inputs must have entries",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        name = _self_attr(node, _self_name(ctx))
+        if name is None or _is_target(ctx, node):
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name not in facts.inits:
+            return
+        if name in facts.annotations or facts.declared_constant(name):
+            return
+        inits = facts.inits[name]
+        if any(i.attr.shape not in ("list", "dict", "call") for i in inits):
+            return
+        if not (facts.closed and facts.in_file(ctx.summary.path)):
+            return
+        kinds = set()
+        for init in inits:
+            kind = _empty_container(ctx, _expr(_init_value(ctx, init)))
+            if kind is None:
+                return
+            kinds.add(kind)
+        # Anything outside compiled-only methods that touches `.name` may fill it before
+        # scripting (then its type is inferred from the elements).
+        allowed = _method_lines(facts, ctx.summary.path, _init_callees(facts))
+        allowed.update(i.attr.line for i in inits)
+        if not _only_mentioned_in(ctx, facts, name, allowed):
+            return
+        kind = kinds.pop() if len(kinds) == 1 else "container"
+        example = "List[int]" if kind == "list" else "Dict[str, torch.Tensor]"
+        related = tuple(_init_link(i, f"self.{name} starts as an empty {kind}") for i in inits)
+        ctx.report(
+            node,
+            f"`self.{name}` starts as an empty {kind}, so TorchScript cannot infer its type; "
+            f"annotate it in the class body (`{name}: {example}`), not in __init__",
+            related=related,
+        )
+
+
+def _empty_container(ctx: FunctionContext, node: cst.BaseExpression | None) -> str | None:
+    if isinstance(node, cst.List) and not node.elements:
+        return "list"
+    if isinstance(node, cst.Dict) and not node.elements:
+        return "dict"
+    if isinstance(node, cst.Call) and not node.args and isinstance(node.func, cst.Name):
+        name = node.func.value
+        if name in ("list", "dict") and ctx.resolve(name) == name:
+            return name
+    return None
+
+
+# == TS163 attributes of types TorchScript has no equivalent for ===============================
+
+
+class UnsupportedAttributeValueRule(Rule):
+    code = "TS163"
+    name = "unsupported-attribute-value"
+    summary = "A module attribute holding a set or a lambda cannot be used in compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags `self.X` in compiled module code when every `__init__` assignment
+    of `X` is a set (`{"a", "b"}`, `set(...)`, `frozenset(...)`) or a lambda.
+
+    **Why it fails.** Module attributes become typed TorchScript values. There is no set type
+    (`failed to convert Python type: 'set'`), and a lambda has no source the compiler can
+    compile (`This function exists as an attribute on the Python module, but we failed to
+    compile it`). Unused attributes of these kinds are fine: the error appears only where
+    compiled code reads them.
+
+    **How to fix.** Use a list (`["a", "b"]`; `in` works on lists) or a dict with dummy
+    values; replace the lambda with a method, a module-level function, or a submodule
+    (`nn.ReLU()`).
+    """
+    CATALOG = ("module_attr_set", "module_attr_lambda")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.names = ["a", "b"]
+                    self.act = F.relu
+                    self.unused = {"a", "b"}
+                    self.hook = lambda t: t * 2
+
+                def forward(self, x: torch.Tensor, s: str):
+                    if s in self.names:
+                        return self.act(x)
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.names = {"a", "b"}
+
+                def forward(self, s: str):
+                    return s in self.names
+            """,
+            line=10,
+            error="failed to convert Python type: 'set'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.act = lambda t: t * 2
+
+                def forward(self, x: torch.Tensor):
+                    return self.act(x)
+            """,
+            line=10,
+            error="we failed to compile it to a TorchScript function",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        name = _self_attr(node, _self_name(ctx))
+        if name is None or _is_target(ctx, node):
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name not in facts.inits:
+            return
+        inits = facts.inits[name]
+        kinds = {_unsupported_kind(i) for i in inits}
+        if None in kinds or len(kinds) != 1 or facts.declared_constant(name):
+            return
+        if not facts.in_file(ctx.summary.path):
+            return
+        if not _only_written_in(ctx, facts, name, {i.attr.line for i in inits}):
+            return
+        kind = kinds.pop()
+        assert kind is not None
+        related = tuple(_init_link(i, f"self.{name} is set to a {kind} here") for i in inits)
+        advice = (
+            "use a list or a dict instead"
+            if kind == "set"
+            else "use a method, a module-level function or a submodule instead"
+        )
+        ctx.report(
+            node,
+            f"`self.{name}` holds a {kind}, which TorchScript cannot convert; {advice}",
+            related=related,
+        )
+
+
+def _unsupported_kind(init: _Init) -> str | None:
+    if init.attr.shape == "set":
+        return "set"
+    if init.attr.shape == "lambda":
+        return "lambda"
+    if init.attr.shape == "call" and _outer_call(init) in ("set", "frozenset"):
+        return "set"
+    return None
+
+
+RULES: tuple[type[Rule], ...] = (
+    ClassAttributeRule,
+    ModuleContainerAttributeRule,
+    EmptyContainerAttributeRule,
+    UnsupportedAttributeValueRule,
+)
