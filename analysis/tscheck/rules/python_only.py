@@ -1,0 +1,611 @@
+"""What TorchScript cannot run: Python-only modules, builtins and module-level values.
+
+Shared by `ts1xx_builtins` (the calls themselves) and `ts3xx_python_only` (helpers that run
+them). Every table entry was checked against the real compiler (torch 2.13): a call into
+one of these is rejected at script time (or, for a few builtin classes called with tensors,
+at save time).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from tscheck.index import FileSummary
+from tscheck.rules.base import FunctionContext, dotted
+
+# Modules whose every function is plain Python or C that TorchScript cannot compile:
+# "Python builtin <...> is currently not supported", "Can't get source for ...", or a
+# frontend error inside the library's own source.
+PYTHON_ONLY_MODULES = frozenset(
+    {
+        "array",
+        "atexit",
+        "bisect",
+        "builtins",
+        "copy",
+        "csv",
+        "ctypes",
+        "datetime",
+        "decimal",
+        "fractions",
+        "functools",
+        "gc",
+        "getpass",
+        "glob",
+        "hashlib",
+        "heapq",
+        "importlib",
+        "inspect",
+        "io",
+        "itertools",
+        "json",
+        "logging",
+        "numpy",
+        "operator",
+        "os",
+        "pathlib",
+        "pdb",
+        "pickle",
+        "platform",
+        "pprint",
+        "queue",
+        "random",
+        "re",
+        "scipy",
+        "secrets",
+        "shutil",
+        "signal",
+        "socket",
+        "statistics",
+        "struct",
+        "subprocess",
+        "sys",
+        "tempfile",
+        "textwrap",
+        "threading",
+        "time",
+        "traceback",
+        "uuid",
+        "weakref",
+    }
+)
+# `math` is supported except for these (newer additions TorchScript never learnt).
+UNSUPPORTED_MATH = frozenset(
+    {
+        "cbrt",
+        "comb",
+        "dist",
+        "exp2",
+        "fsum",
+        "hypot",
+        "isclose",
+        "isqrt",
+        "lcm",
+        "ldexp",
+        "log2",
+        "nextafter",
+        "perm",
+        "prod",
+        "trunc",
+        "ulp",
+    }
+)
+# `warnings.warn` compiles; the rest of the module does not.
+UNSUPPORTED_WARNINGS = frozenset(
+    {"catch_warnings", "filterwarnings", "resetwarnings", "simplefilter", "warn_explicit"}
+)
+# torch functions that exist only to bridge to numpy.
+PYTHON_ONLY_TORCH = frozenset({"torch.from_numpy"})
+
+# Builtin functions TorchScript has no equivalent for: "Python builtin <built-in function
+# open> is currently not supported in Torchscript", whatever the arguments.
+PYTHON_BUILTINS = frozenset(
+    {
+        "aiter",
+        "anext",
+        "ascii",
+        "breakpoint",
+        "callable",
+        "compile",
+        "delattr",
+        "dir",
+        "eval",
+        "exec",
+        "exit",
+        "format",
+        "globals",
+        "help",
+        "input",
+        "issubclass",
+        "iter",
+        "locals",
+        "next",
+        "open",
+        "quit",
+        "repr",
+        "setattr",
+        "vars",
+    }
+)
+# Builtin classes TorchScript treats as opaque Python classes: rejected at script time for
+# non-tensor arguments and at save time ("Could not export Python function call") for tensors.
+PYTHON_CLASSES = frozenset(
+    {
+        "bytearray",
+        "bytes",
+        "filter",
+        "frozenset",
+        "map",
+        "memoryview",
+        "object",
+        "reversed",
+        "set",
+        "type",
+    }
+)
+
+TENSOR_FACTORIES = frozenset(
+    {
+        "arange",
+        "as_tensor",
+        "cat",
+        "empty",
+        "empty_like",
+        "eye",
+        "full",
+        "full_like",
+        "linspace",
+        "logspace",
+        "ones",
+        "ones_like",
+        "rand",
+        "rand_like",
+        "randint",
+        "randn",
+        "randn_like",
+        "stack",
+        "tensor",
+        "zeros",
+        "zeros_like",
+    }
+)
+TORCH_DTYPES = frozenset(
+    {
+        "bfloat16",
+        "bool",
+        "cdouble",
+        "cfloat",
+        "complex128",
+        "complex64",
+        "double",
+        "float",
+        "float16",
+        "float32",
+        "float64",
+        "half",
+        "int",
+        "int16",
+        "int32",
+        "int64",
+        "int8",
+        "long",
+        "short",
+        "uint8",
+    }
+)
+_BUILTIN_CONVERSIONS = {
+    "int": "an int",
+    "float": "a float",
+    "str": "a str",
+    "bool": "a bool",
+    "list": "a list",
+    "dict": "a dict",
+    "tuple": "a tuple",
+    "set": "a set",
+}
+
+
+def module_call_kind(qualified: str) -> str | None:
+    """ "python" for a call into a Python-only module, "math"/"warnings" for the unsupported
+    parts of supported modules, None for anything TorchScript may compile."""
+    if qualified in PYTHON_ONLY_TORCH:
+        return "python"
+    head, _, rest = qualified.partition(".")
+    if head in PYTHON_ONLY_MODULES:
+        return "python"
+    if head == "math" and rest in UNSUPPORTED_MATH:
+        return "math"
+    if head == "warnings" and rest in UNSUPPORTED_WARNINGS:
+        return "warnings"
+    return None
+
+
+# -- names as the compiled function sees them --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """Names a function binds itself: parameters, assignment targets, loop and comprehension
+    variables, `with ... as`, nested defs, and names it declares `global`/`nonlocal`."""
+
+    params: frozenset[str]
+    assigned: frozenset[str]
+
+    @property
+    def all(self) -> frozenset[str]:
+        return self.params | self.assigned
+
+
+_locals_cache: dict[int, tuple[cst.FunctionDef, LocalNames]] = {}
+
+
+def local_names(fn: cst.FunctionDef) -> LocalNames:
+    """The names `fn` binds (cached: libcst trees are shared for unchanged blocks)."""
+    hit = _locals_cache.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    params = frozenset(_param_names(fn.params))
+    assigned = frozenset(_assigned_names(fn.body))
+    result = LocalNames(params, assigned)
+    if len(_locals_cache) > 512:
+        _locals_cache.clear()
+    _locals_cache[id(fn)] = (fn, result)
+    return result
+
+
+def _param_names(params: cst.Parameters) -> Iterator[str]:
+    for p in (*params.posonly_params, *params.params, *params.kwonly_params):
+        yield p.name.value
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            yield star.name.value
+
+
+def _assigned_names(node: cst.CSTNode) -> Iterator[str]:
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.AssignTarget):
+            yield from target_names(current.target)
+        elif isinstance(current, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)):
+            yield from target_names(current.target)
+        elif isinstance(current, cst.NamedExpr):
+            yield from target_names(current.target)
+        elif isinstance(current, cst.AsName):
+            yield from target_names(current.name)
+        elif isinstance(current, (cst.Global, cst.Nonlocal)):
+            yield from (item.name.value for item in current.names)
+        elif isinstance(current, cst.Del):
+            yield from target_names(current.target)
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            yield current.name.value
+            continue  # its body is another scope
+        stack.extend(current.children)
+
+
+def target_names(target: cst.CSTNode) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from target_names(target.value)
+
+
+def is_load(node: cst.Name, ctx: FunctionContext) -> bool:
+    """A Name read as a value (not an attribute's name, a keyword, or a parameter)."""
+    parent = ctx.parent()
+    if isinstance(parent, cst.Attribute):
+        return parent.value is node
+    if isinstance(parent, cst.Arg):
+        return parent.keyword is not node
+    return not isinstance(parent, (cst.Param, cst.NameItem, cst.ImportAlias, cst.AsName))
+
+
+def in_param(ctx: FunctionContext) -> bool:
+    """Inside a parameter (its default is evaluated by Python, not compiled)."""
+    return any(isinstance(a, cst.Param) for a in ctx.ancestors)
+
+
+# -- file-level facts --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    imports: dict[str, str]
+    # Module-level names bound by def/class/import: never "values" in TorchScript's sense.
+    definitions: frozenset[str]
+    # Module-level names bound only by assignments of plain data, with a description.
+    data_globals: dict[str, str]
+    tree: ast.Module | None
+
+
+_facts_cache: dict[int, tuple[FileSummary, str, FileFacts]] = {}
+
+
+def file_facts(ctx: FunctionContext) -> FileFacts:
+    summary = ctx.summary
+    text = ctx.blocks.text
+    hit = _facts_cache.get(id(summary))
+    if hit is not None and hit[0] is summary and hit[1] is text:
+        return hit[2]
+    facts = _compute_facts(summary, text, ctx)
+    if len(_facts_cache) > 64:
+        _facts_cache.clear()
+    _facts_cache[id(summary)] = (summary, text, facts)
+    return facts
+
+
+def _compute_facts(summary: FileSummary, text: str, ctx: FunctionContext) -> FileFacts:
+    imports = dict(summary.imports)
+    definitions = {f.name for f in summary.functions} | {c.name for c in summary.classes}
+    definitions |= set(imports)
+    try:
+        tree: ast.Module | None = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = None
+    data: dict[str, str] = {}
+    spoiled: set[str] = set()
+    if tree is not None and summary.global_names:
+        for name, value in _module_assignments(tree.body):
+            kind = data_kind(value, imports, lambda d: ctx.project.qualify(summary, d))
+            if kind is None:
+                spoiled.add(name)
+            elif name not in data:
+                data[name] = kind
+    data = {k: v for k, v in data.items() if k not in spoiled and k not in definitions}
+    return FileFacts(imports, frozenset(definitions), data, tree)
+
+
+def _module_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr | None]]:
+    """(name, value) for module-level assignments, looking into if/try blocks; value None
+    for targets that are not plain names (a spoiled name) or have no value."""
+    for stmt in body:
+        if isinstance(stmt, ast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, ast.Name):
+                    yield target.id, stmt.value
+                else:
+                    for node in ast.walk(target):
+                        if isinstance(node, ast.Name):
+                            yield node.id, None
+        elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.value is not None:
+                yield stmt.target.id, stmt.value
+        elif isinstance(stmt, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith)):
+            targets = (
+                [stmt.target]
+                if isinstance(stmt, (ast.For, ast.AsyncFor))
+                else [item.optional_vars for item in stmt.items if item.optional_vars is not None]
+            )
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        yield node.id, None
+            yield from _module_assignments(stmt.body)
+        elif isinstance(stmt, ast.If):
+            yield from _module_assignments(stmt.body)
+            yield from _module_assignments(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            yield from _module_assignments(stmt.body)
+            for handler in stmt.handlers:
+                if handler.name:
+                    yield handler.name, None
+                yield from _module_assignments(handler.body)
+            yield from _module_assignments(stmt.orelse)
+            yield from _module_assignments(stmt.finalbody)
+
+
+Qualify = Callable[[str], str]
+
+
+def data_kind(value: ast.expr | None, imports: dict[str, str], qualify: Qualify) -> str | None:
+    """A description ("an int", "a tensor") when `value` is plain data TorchScript cannot
+    read from a global; None for functions, classes, modules, type aliases and unknowns."""
+    if value is None:
+        return None
+    if isinstance(value, ast.Constant):
+        return _constant_kind(value.value)
+    if isinstance(value, (ast.List, ast.ListComp)):
+        return "a list"
+    if isinstance(value, ast.Tuple):
+        return "a tuple"
+    if isinstance(value, (ast.Dict, ast.DictComp)):
+        return "a dict"
+    if isinstance(value, (ast.Set, ast.SetComp)):
+        return "a set"
+    if isinstance(value, ast.JoinedStr):
+        return "a str"
+    if isinstance(value, (ast.Compare, ast.BoolOp)):
+        return "a bool"
+    if isinstance(value, ast.UnaryOp):
+        if not _numeric_leaf(value.operand, imports):
+            return None
+        return data_kind(value.operand, imports, qualify) or "a number"
+    if isinstance(value, ast.BinOp):
+        return _binop_kind(value, imports, qualify)
+    if isinstance(value, ast.Call):
+        return _call_kind(value, qualify)
+    if isinstance(value, ast.Attribute):
+        name = qualify(_ast_dotted(value))
+        if name.startswith("torch.") and name[6:] in TORCH_DTYPES:
+            return "a torch.dtype"
+    return None
+
+
+def _constant_kind(value: object) -> str | None:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "a bool"
+    if isinstance(value, int):
+        return "an int"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a str"
+    if isinstance(value, bytes):
+        return "a bytes object"
+    if isinstance(value, complex):
+        return "a complex"
+    return None
+
+
+def _numeric_leaf(node: ast.expr, imports: dict[str, str]) -> bool:
+    """A literal, or an attribute of an imported module (`math.pi`), inside arithmetic."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp):
+        return _numeric_leaf(node.operand, imports)
+    if isinstance(node, ast.BinOp):
+        return _numeric_leaf(node.left, imports) and _numeric_leaf(node.right, imports)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.value.id in imports  # `math.pi`, `sys.maxsize`
+    return False
+
+
+def _binop_kind(value: ast.BinOp, imports: dict[str, str], qualify: Qualify) -> str | None:
+    if not (_numeric_leaf(value.left, imports) and _numeric_leaf(value.right, imports)):
+        # `"a" + "b"` and `[0] * 3` are data too; `int | None` (a type) is not.
+        left = data_kind(value.left, imports, qualify)
+        right = data_kind(value.right, imports, qualify)
+        if left is not None and right is not None:
+            return left if left == right else "a value"
+        return None
+    kinds = {_constant_kind(n.value) for n in ast.walk(value) if isinstance(n, ast.Constant)}
+    leaves = [n for n in ast.walk(value) if isinstance(n, ast.Attribute)]
+    if len(kinds) == 1 and not leaves:
+        return kinds.pop() or "a number"
+    return "a number"
+
+
+def _call_kind(value: ast.Call, qualify: Qualify) -> str | None:
+    name = _ast_dotted(value.func)
+    if not name:
+        return None
+    full = qualify(name)
+    if full.startswith("torch.") and full[6:] in TENSOR_FACTORIES:
+        return "a tensor"
+    if full == "torch.device":
+        return "a torch.device"
+    if full == name and name in _BUILTIN_CONVERSIONS:
+        return _BUILTIN_CONVERSIONS[name]
+    return None
+
+
+def _ast_dotted(node: ast.expr) -> str:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def is_builtin(name: str, ctx: FunctionContext) -> bool:
+    """`name` refers to the Python builtin: not bound locally, imported or defined in the file."""
+    if name in local_names(ctx.node).all:
+        return False
+    facts = file_facts(ctx)
+    return name not in facts.definitions and name not in ctx.summary.global_names
+
+
+def resolve_call(func: cst.BaseExpression, ctx: FunctionContext) -> str:
+    """The qualified name of a call's target when it goes through an import, else ""."""
+    name = dotted(func)
+    if not name:
+        return ""
+    head = name.split(".", 1)[0]
+    if head not in file_facts(ctx).imports or head in local_names(ctx.node).all:
+        return ""
+    return ctx.resolve(name)
+
+
+# -- the Python-only calls TS330 moves out of compiled helpers --------------------------------
+
+
+@dataclass(frozen=True)
+class PythonOnlyCall:
+    """A call that can only ever run in Python (I/O, numpy, the interpreter's own state).
+
+    kind: "module" (numpy, time, os, ...), "builtin" (open, eval, setattr, ...),
+    "numpy" (`tensor.numpy()`), "print" (`print(..., file=...)`).
+    """
+
+    kind: str
+    name: str  # what to show: "np.zeros", "open", ".numpy()", "print(..., file=...)"
+    node: cst.CSTNode  # where the compiler points
+
+
+def python_only_call(node: cst.Call, ctx: FunctionContext) -> PythonOnlyCall | None:
+    func = node.func
+    if isinstance(func, cst.Name):
+        name = func.value
+        if name in PYTHON_BUILTINS and is_builtin(name, ctx):
+            return PythonOnlyCall("builtin", name, func)
+        if name == "print" and _print_file_arg(node) is not None and is_builtin(name, ctx):
+            arg = _print_file_arg(node)
+            assert arg is not None
+            return PythonOnlyCall("print", "print(..., file=...)", _print_target(arg))
+        if name not in file_facts(ctx).imports:
+            return None
+    elif isinstance(func, cst.Attribute):
+        if func.attr.value == "numpy" and numpy_method_receiver(func, ctx):
+            return PythonOnlyCall("numpy", ".numpy()", func)
+    else:
+        return None
+    qualified = resolve_call(func, ctx)
+    if qualified and module_call_kind(qualified) == "python":
+        return PythonOnlyCall("module", ctx.code_for(func), func)
+    return None
+
+
+def _print_file_arg(node: cst.Call) -> cst.Arg | None:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == "file":
+            return arg
+    return None
+
+
+def _print_target(arg: cst.Arg) -> cst.CSTNode:
+    # The compiler points at the stream (`sys.stderr`) when it is a Python value.
+    return arg.value
+
+
+def numpy_method_receiver(func: cst.Attribute, ctx: FunctionContext) -> bool:
+    """`x.numpy()`: TorchScript tensors have no `numpy`; stay silent on `self.numpy()` and
+    when a project class defines its own `numpy` method."""
+    receiver = func.value
+    if isinstance(receiver, cst.Name) and receiver.value == "self":
+        return False
+    return not _project_defines_method(ctx, "numpy")
+
+
+def _project_defines_method(ctx: FunctionContext, name: str) -> bool:
+    key = (id(ctx.project), name)
+    hit = _method_cache.get(key)
+    if hit is not None and hit[0] is ctx.project:
+        return hit[1]
+    found = any(
+        cls.method(name) is not None
+        for summary in ctx.project.files.values()
+        for cls in summary.classes
+    )
+    if len(_method_cache) > 64:
+        _method_cache.clear()
+    _method_cache[key] = (ctx.project, found)
+    return found
+
+
+_method_cache: dict[tuple[int, str], tuple[object, bool]] = {}
+
+
+def project_defines_method(ctx: FunctionContext, name: str) -> bool:
+    return _project_defines_method(ctx, name)
