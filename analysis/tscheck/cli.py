@@ -316,7 +316,9 @@ def _runner(opts: Options, config: Config) -> tuple[Runner, Cache | None]:
     from tscheck.cache import Cache
     from tscheck.runner import Runner
 
-    cache = None if opts.no_cache else Cache(config.root)
+    # Without a pyproject.toml the "root" is just the folder checked: keep one cache, in the
+    # working directory, as ruff does.
+    cache = None if opts.no_cache else Cache(config.root if config.source else os.getcwd())
     return Runner(config, cache, opts.jobs), cache
 
 
@@ -403,6 +405,7 @@ def _run_and_fix(
     from tscheck.runner import rule_catalog
 
     runner, cache = _runner(opts, config)
+    _check_selectors(opts, rule_catalog(cache) if opts.select or opts.ignore else ())
     originals = {s.path: s.text for s in srcs}
     outcome = runner.run(srcs, ctx)
     _check_roots(config, outcome, report)
@@ -425,6 +428,16 @@ def _run_and_fix(
         report.rules.update({r.code: r for r in rule_catalog(cache)})
     if cache is not None:
         cache.save()
+
+
+def _check_selectors(opts: Options, rules: Sequence[RuleInfo]) -> None:
+    """A misspelt --select would silently select nothing: refuse it."""
+    for option, selectors in (("--select", opts.select), ("--ignore", opts.ignore)):
+        for selector in selectors or ():
+            if selector != "ALL" and not any(r.code.startswith(selector) for r in rules):
+                raise UsageError(
+                    f"{option} {selector}: no rule code starts with it (see `tscheck rules`)"
+                )
 
 
 def _check_roots(config: Config, outcome: Outcome, report: Report) -> None:
