@@ -1961,6 +1961,636 @@ class BytesLiteralRule(Rule):
         )
 
 
+class MutableDefaultRule(Rule):
+    code = "TS123"
+    name = "mutable-default-argument"
+    summary = "TorchScript rejects list and dict default arguments"
+    family = Family.DEFAULT_TYPES
+    CATALOG = ("default_arg_mutable_list",)
+    explanation = """
+    **What it does.** Flags a compiled function whose parameter defaults to a list or dict
+    (`[]`, `[1, 2]`, `{}`, a comprehension, `list()`, `dict()`).
+
+    **Why it fails.** Python creates the default once and shares it between calls; TorchScript
+    refuses to copy that behaviour: `Mutable default parameters are not supported because
+    Python binds them to the function and they persist across function calls`. The compiler
+    points at the whole function.
+
+    **How to fix.** Default to `None` (annotate `Optional[List[int]]`) and create the list in
+    the body: `if acc is None: acc = []`. A tuple default is fine.
+    """
+    VALID = (
+        ex(
+            """
+            from typing import List, Optional, Tuple
+
+            def f(x: int, acc: Optional[List[int]] = None, t: Tuple[int, int] = (1, 2)):
+                if acc is None:
+                    acc = []
+                acc.append(x + t[0])
+                return acc
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import List
+
+            def f(x: int, acc: List[int] = []):
+                acc.append(x)
+                return acc
+            """,
+            line=3,
+            error="Mutable default parameters are not supported",
+        ),
+        ex(
+            """
+            from typing import Dict
+
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                @torch.jit.export
+                def g(self,
+                      x: int,
+                      d: Dict[str, int] = dict()):
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    return x
+            """,
+            line=8,
+            error="Found <class 'dict'> on parameter d",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        params = ctx.node.params
+        for param in params.params:
+            default = param.default
+            if default is None:
+                continue
+            kind = _mutable_kind(default, ctx)
+            if kind is None:
+                continue
+            name = param.name.value
+            ctx.report(
+                param,
+                f"TorchScript rejects the mutable default `{ctx.code_for(default)}` of `{name}` "
+                f"(Python shares one {kind} between calls); default to None and create the "
+                f"{kind} in the body (`if {name} is None: {name} = ...`)",
+                range=def_range(ctx, ctx.node),
+            )
+
+
+def _mutable_kind(default: cst.BaseExpression, ctx: FunctionContext) -> str | None:
+    if isinstance(default, (cst.List, cst.ListComp)):
+        return "list"
+    if isinstance(default, (cst.Dict, cst.DictComp)):
+        return "dict"
+    if isinstance(default, cst.Call) and isinstance(default.func, cst.Name):
+        builtin = ctx.resolve(default.func.value)
+        if builtin in ("list", "dict"):
+            return builtin
+    return None
+
+
+class AnnotatedAttributeRule(Rule):
+    code = "TS124"
+    name = "attribute-annotation-outside-init"
+    summary = "Attribute annotations (`self.x: T = ...`) are allowed only in `__init__`"
+    family = Family.TYPE_CHECKING
+    fixable = True
+    CATALOG = ("annotated_self_attr_outside_init",)
+    explanation = """
+    **What it does.** Flags an annotated assignment to `self.<attr>` outside `__init__`, and
+    an annotated assignment to a nested attribute (`self.a.b: int = ...`) anywhere.
+
+    **Why it fails.** TorchScript fixes an object's attribute types in `__init__`: `Type
+    annotations on instance attributes must be declared in __init__, not 'forward'`. For a
+    nested attribute target the frontend crashes (`AttributeError: 'Attribute' object has no
+    attribute 'id'`).
+
+    **How to fix.** Annotate the attribute where `__init__` creates it and assign without
+    the annotation elsewhere (the fix drops the annotation).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.y: int = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.y = 1
+                    return x
+            """
+        ),
+        ex(
+            """
+            class Box:
+                def __init__(self, v: int):
+                    self.v: int = v
+
+            def f(x: int):
+                b = Box(x)
+                b.v: int = 3
+                return b.v
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.y = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.y: int = 1
+                    return x
+            """,
+            line=10,
+            error="Type annotations on instance attributes must be declared in __init__",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.y = 0
+
+    def forward(self, x: torch.Tensor):
+        self.y = 1
+        return x
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Box:
+                def __init__(self, v: int):
+                    self.v = v
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.b = Box(1)
+
+                def forward(self, x: torch.Tensor):
+                    self.b.v: int = 3
+                    return x
+            """,
+            line=14,
+            error="'Attribute' object has no attribute 'id'",
+        ),
+    )
+
+    def visit_AnnAssign(self, node: cst.AnnAssign, ctx: FunctionContext) -> None:
+        target = node.target
+        if not isinstance(target, cst.Attribute) or node.value is None:
+            return
+        shown = ctx.code_for(target)
+        if isinstance(target.value, cst.Name):
+            function = ctx.info.name
+            if target.value.value != "self" or function == "__init__":
+                return
+            message = (
+                f"TorchScript allows annotating `{shown}` only in `__init__`, not in "
+                f"`{function}`; annotate it where `__init__` creates it and drop the "
+                "annotation here"
+            )
+        else:
+            message = (
+                f"TorchScript cannot compile an annotation on the nested attribute `{shown}`; "
+                "drop the annotation"
+            )
+        start = ctx.range(target)
+        end = ctx.range(node.annotation).end
+        edit = TextEdit(Range(start.end, end), "")
+        ctx.report(
+            node,
+            message,
+            fixes=(Fix("Remove the annotation", (edit,)),),
+            range=Range(start.start, end),
+        )
+
+
+class TupleFromListRule(Rule):
+    code = "TS125"
+    name = "tuple-from-list"
+    summary = "`tuple()` of a list, generator, string or Tensor cannot be compiled"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ("tuple_from_generator",)
+    explanation = """
+    **What it does.** Flags `tuple(value)` when `value` is provably a list (a literal, a
+    comprehension, a generator expression, a name bound only to lists), a dict, a string
+    or a Tensor.
+
+    **Why it fails.** A TorchScript tuple's length is part of its type, so it must be known
+    at compile time: `cannot statically infer the expected size of a list in this context`
+    (`str cannot be used as a tuple`, ...).
+
+    **How to fix.** Keep the list, or build the tuple from items you can count:
+    `(xs[0], xs[1])`.
+    """
+    VALID = (
+        ex(
+            """
+            from typing import List, Tuple
+
+            def f(xs: List[int], t: Tuple[int, int]):
+                ys = [v + 1 for v in xs]
+                return (ys[0], ys[1]), tuple(t)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                return tuple(v + 1 for v in xs)
+            """,
+            line=4,
+            error="cannot statically infer the expected size of a list",
+        ),
+        ex(
+            """
+            from typing import List, Tuple
+
+            def f(xs: List[int]):
+                t: Tuple[int, int] = tuple(xs)
+                return t
+            """,
+            line=4,
+            error="cannot statically infer the expected size of a list",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Name) or func.value != "tuple" or len(node.args) != 1:
+            return
+        arg = node.args[0]
+        if arg.star or arg.keyword is not None or in_default(ctx):
+            return
+        if ctx.resolve("tuple") != "tuple":
+            return  # shadowed by a definition in this file
+        kind = value_kind(arg.value, ctx)
+        if kind is None:
+            return
+        ctx.report(
+            node,
+            f"TorchScript cannot turn a {kind} into a tuple: a tuple's length must be known at "
+            "compile time; keep the list, or build the tuple from its items (`(xs[0], xs[1])`)",
+        )
+
+
+class BareRaiseRule(Rule):
+    code = "TS126"
+    name = "bare-raise"
+    summary = "TorchScript does not support a bare `raise`"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ()
+    explanation = """
+    **What it does.** Flags `raise` without an exception outside an `except` block.
+
+    **Why it fails.** The frontend expects an exception to raise and crashes without one
+    (`AttributeError: 'NoneType' object has no attribute 'lineno'`, with no line number).
+
+    **How to fix.** Raise a specific exception: `raise RuntimeError("...")`.
+    """
+    VALID = (
+        ex(
+            """
+            def f(x: int):
+                if x < 0:
+                    raise ValueError("negative")
+                return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            def f(x: int):
+                if x < 0:
+                    raise
+                return x
+            """,
+            line=3,
+            error="'NoneType' object has no attribute 'lineno'",
+        ),
+    )
+
+    def visit_Raise(self, node: cst.Raise, ctx: FunctionContext) -> None:
+        if node.exc is not None:
+            return
+        if any(isinstance(a, (cst.ExceptHandler, cst.ExceptStarHandler)) for a in ctx.ancestors):
+            return  # re-raising belongs to the `try`, which TS102 reports
+        ctx.report(
+            node,
+            "TorchScript cannot compile a bare `raise`; raise an exception, e.g. "
+            '`raise RuntimeError("...")`',
+            range=ctx.head_range(node, len("raise")),
+        )
+
+
+class PositionalOnlyRule(Rule):
+    code = "TS127"
+    name = "positional-only-parameter"
+    summary = "TorchScript drops positional-only parameters (before `/`)"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    CATALOG = ()
+    explanation = """
+    **What it does.** Flags the first use of a positional-only parameter (one declared before
+    `/`) in a compiled function that never assigns it.
+
+    **Why it fails.** The frontend builds the signature from the ordinary and keyword-only
+    parameters only: positional-only ones silently vanish, so their first use fails with
+    `undefined value x`, and callers get a schema with fewer arguments.
+
+    **How to fix.** Remove the `/` (the fix does this): the parameters become ordinary ones.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, y: int):
+                return x * y
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor, /, y: int):
+                return x * y
+            """,
+            line=4,
+            error="undefined value x",
+            fixed="""import torch
+
+def f(x: torch.Tensor, y: int):
+    return x * y
+""",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        params = ctx.node.params
+        if not params.posonly_params:
+            return
+        names = {p.name.value for p in params.posonly_params}
+        bound = _BindingCollector(ctx)
+        ctx.node.body.visit(bound)
+        names -= set(bound.kinds)  # assigned somewhere: the compiler may define it first
+        if not names:
+            return
+        finder = _FirstUse(names)
+        ctx.node.body.visit(finder)
+        if finder.first is None:
+            return
+        slash = params.posonly_ind
+        fixes = []
+        if isinstance(slash, cst.ParamSlash):
+            fixes.append(Fix("Remove the `/`", (ctx.replace(slash, ""),)))
+        name = finder.first.value
+        ctx.report(
+            finder.first,
+            f"`{name}` is positional-only (declared before `/`); TorchScript drops such "
+            f"parameters, so `{name}` is undefined here; remove the `/`",
+            fixes=fixes,
+        )
+
+
+class _FirstUse(cst.CSTVisitor):
+    """The first Name, in source order, that reads one of `names`."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.first: cst.Name | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return self.first is None and super().on_visit(node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value in self.names:
+            self.first = node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
+class EllipsisValueRule(Rule):
+    code = "TS128"
+    name = "ellipsis-value"
+    summary = "TorchScript cannot use `...` as a value or statement"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    CATALOG = ()
+    explanation = """
+    **What it does.** Flags `...` used as a statement (a stub body), an assigned or returned
+    value, or a call argument in compiled code. `x[..., 0]` is fine.
+
+    **Why it fails.** The compiler parses `...` but cannot emit it as a value:
+    `Cannot emit expr for: (dots)`.
+
+    **How to fix.** Write `pass` for an empty body (the fix does this), and `None` or a real
+    value elsewhere.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor):
+                y = x[..., 0]
+                pass
+                return y
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def helper(self, x: torch.Tensor):
+                    ...
+
+                def forward(self, x: torch.Tensor):
+                    self.helper(x)
+                    return x
+            """,
+            line=6,
+            error="Cannot emit expr for: (dots)",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    def helper(self, x: torch.Tensor):
+        pass
+
+    def forward(self, x: torch.Tensor):
+        self.helper(x)
+        return x
+""",
+        ),
+        ex(
+            """
+            def f(x: int):
+                return ...
+            """,
+            line=2,
+            error="Cannot emit expr for: (dots)",
+        ),
+    )
+
+    def visit_Ellipsis(self, node: cst.Ellipsis, ctx: FunctionContext) -> None:
+        parent = ctx.parent()
+        if isinstance(parent, cst.Expr):
+            if any(d.rsplit(".", 1)[-1] == "overload" for d in ctx.info.decorators):
+                return  # a typing.overload stub
+            fixes = (
+                ()
+                if node.lpar
+                else (Fix("Replace `...` with `pass`", (ctx.replace(node, "pass"),)),)
+            )
+            ctx.report(
+                node,
+                "TorchScript cannot compile `...` as a statement; write `pass`",
+                fixes=fixes,
+            )
+        elif isinstance(parent, (cst.Assign, cst.AnnAssign, cst.Return, cst.Arg)):
+            if in_default(ctx):
+                return
+            ctx.report(
+                node,
+                "TorchScript cannot use `...` as a value; use None or a real value",
+            )
+
+
+class DelRule(Rule):
+    code = "TS129"
+    name = "unsupported-del"
+    summary = "TorchScript can `del` variables and single list/dict items only"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    CATALOG = ()
+    explanation = """
+    **What it does.** Flags `del obj.attr` and `del xs[a:b]` in compiled code. `del x` (a
+    local), `del xs[0]` and `del d["key"]` are fine.
+
+    **Why it fails.** `del statements are only supported for deleting list and dict items
+    and variables`; `del statements only support deletion at a single index, slicing is not
+    supported`.
+
+    **How to fix.** Set the attribute to `None` (typed `Optional`) instead of deleting it;
+    delete slice items one index at a time, or rebuild the list (`xs = xs[:a] + xs[b:]`).
+    """
+    VALID = (
+        ex(
+            """
+            from typing import Dict, List
+
+            def f(x: int, xs: List[int], d: Dict[str, int]):
+                y = x + 1
+                del y
+                del xs[0]
+                del d["a"]
+                return len(xs) + len(d)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[int]):
+                del xs[0:1]
+                return xs
+            """,
+            line=4,
+            error="slicing is not supported",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.y = 1
+
+                def forward(self, x: torch.Tensor):
+                    del self.y
+                    return x
+            """,
+            line=10,
+            error="del statements are only supported for deleting list and dict items",
+        ),
+    )
+
+    def visit_Del(self, node: cst.Del, ctx: FunctionContext) -> None:
+        target = node.target
+        targets: list[cst.BaseExpression] = [target]
+        if isinstance(target, (cst.Tuple, cst.List)):
+            targets = [e.value for e in target.elements]
+        for item in targets:
+            shown = ctx.code_for(item)
+            if isinstance(item, cst.Attribute):
+                ctx.report(
+                    item,
+                    f"TorchScript cannot `del {shown}` (attributes cannot be deleted); set it "
+                    "to None (typed Optional) instead",
+                )
+            elif isinstance(item, cst.Subscript) and any(
+                isinstance(e.slice, cst.Slice) for e in item.slice
+            ):
+                ctx.report(
+                    item,
+                    f"TorchScript cannot `del {shown}` (only single items can be deleted); "
+                    "delete one index at a time or rebuild the list",
+                )
+
+
 def _parenthesize(node: cst.BaseExpression, code: str) -> str:
     simple = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.Call, cst.Subscript)
     return code if isinstance(node, simple) else f"({code})"
@@ -1989,4 +2619,11 @@ RULES: tuple[type[Rule], ...] = (
     FloorDivAugAssignRule,
     ReservedJitNameRule,
     BytesLiteralRule,
+    MutableDefaultRule,
+    AnnotatedAttributeRule,
+    TupleFromListRule,
+    BareRaiseRule,
+    PositionalOnlyRule,
+    EllipsisValueRule,
+    DelRule,
 )
