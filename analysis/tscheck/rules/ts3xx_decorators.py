@@ -1278,10 +1278,752 @@ def f(x: torch.Tensor):
         return (Fix(f"Annotate `{name}` with `-> {kind}`", (edit,)),)
 
 
+# -- TS306 / TS307 / TS308: decorators on compiled functions ---------------------------------------
+
+# Context-manager decorators TorchScript drops (it compiles `__wrapped__`), by resolved name.
+_GRAD_MODES = {
+    "torch.no_grad": "no_grad",
+    "torch.autograd.no_grad": "no_grad",
+    "torch.autograd.grad_mode.no_grad": "no_grad",
+    "torch.enable_grad": "enable_grad",
+    "torch.autograd.enable_grad": "enable_grad",
+    "torch.autograd.grad_mode.enable_grad": "enable_grad",
+    "torch.inference_mode": "inference_mode",
+    "torch.autograd.inference_mode": "inference_mode",
+    "torch.autograd.grad_mode.inference_mode": "inference_mode",
+    "torch.autocast": "autocast",
+    "torch.amp.autocast": "autocast",
+    "torch.cpu.amp.autocast": "autocast",
+    "torch.cuda.amp.autocast": "autocast",
+}
+_STRING_NODES = (cst.SimpleString, cst.FormattedString)
+
+
+def _scripted_here(ctx: FunctionContext) -> bool:
+    """Does the project script (or save) a root that compiles this function? Behaviour that
+    differs from eager matters only where the scripted module is used."""
+    return bool(_facts(ctx.project).scripted & ctx.compiled.roots)
+
+
+def _project_decorator(ctx: FunctionContext, name: str) -> tuple[FileSummary, FunctionInfo] | None:
+    hit = ctx.project.lookup(name) if name else None
+    if hit is None:
+        return None
+    summary, fn = hit
+    return (summary, fn) if isinstance(fn, FunctionInfo) else None
+
+
+class DroppedDecoratorRule(Rule):
+    code = "TS306"
+    name = "decorator-dropped-by-script"
+    summary = "TorchScript ignores this decorator: the scripted function behaves differently"
+    family = Family.DYNAMIC_BEHAVIORS
+    severity = Severity.WARNING
+    fixable = True
+    explanation = """
+    **What it does.** Flags, on a function the project scripts, `@torch.no_grad()`,
+    `@torch.enable_grad()`, `@torch.inference_mode()`, `@torch.autocast(...)` and project
+    decorators built with `functools.wraps`. Functions only compiled because their module is a
+    default root are not flagged: the difference matters where a scripted module is used, so
+    the rule waits for a `torch.jit.script(...)` / `torch.jit.save(...)` of the root or a
+    `@torch.jit.script` decorator.
+
+    **Why it fails.** TorchScript does not run decorators: it reads the source of the function
+    (`inspect` follows `__wrapped__`) and compiles the undecorated body. Scripting succeeds, but
+    the scripted code skips what the decorator does: a `no_grad` forward records gradients,
+    a `wraps` decorator's extra work never happens.
+
+    **How to fix.** Put the behaviour inside the body. For `no_grad` the fix wraps the body in
+    `with torch.no_grad():`, which TorchScript supports. TorchScript supports neither
+    `with torch.enable_grad()` nor `with torch.inference_mode()`: set those modes around the
+    call to the scripted module instead. Move a custom decorator's logic into the function or
+    into a function it calls.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    with torch.no_grad():
+                        return x * 2
+
+
+            scripted = torch.jit.script(M())
+            """,
+            call="assert not m(torch.ones(1, requires_grad=True)).requires_grad",
+        ),
+        ex(
+            """
+            import functools
+
+            import torch
+
+
+            def times100(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    return fn(*args, **kwargs) * 100
+
+                return wrapper
+
+
+            @times100
+            def eager_only(x: int):
+                return x + 1
+
+
+            def f(x: int):
+                return (x + 1) * 100
+
+
+            scripted = torch.jit.script(f)
+            """,
+            call="assert m(1) == eager_only(1) == 200",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.no_grad()
+                def forward(self, x: torch.Tensor):
+                    \"\"\"Doubles x.\"\"\"
+                    y = x * 2
+                    return y
+
+
+            scripted = torch.jit.script(M())
+            """,
+            line=6,
+            error="scripted forward records gradients",
+            call=(
+                "assert not m(torch.ones(1, requires_grad=True)).requires_grad, "
+                "'scripted forward records gradients'"
+            ),
+            fixed="""import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor):
+        \"\"\"Doubles x.\"\"\"
+        with torch.no_grad():
+            y = x * 2
+            return y
+
+
+scripted = torch.jit.script(M())
+""",
+        ),
+        ex(
+            """
+            import functools
+
+            import torch
+
+
+            def times100(fn):
+                @functools.wraps(fn)
+                def wrapper(*args, **kwargs):
+                    return fn(*args, **kwargs) * 100
+
+                return wrapper
+
+
+            @times100
+            def f(x: int):
+                return x + 1
+
+
+            scripted = torch.jit.script(f)
+            """,
+            line=14,
+            error="the decorator was dropped",
+            call="assert m(1) == 200, 'the decorator was dropped'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.inference_mode()
+                def forward(self, x: torch.Tensor):
+                    return x * 2
+
+
+            def export(path: str) -> None:
+                torch.jit.script(M()).save(path)
+            """,
+            line=6,
+            error="scripted forward records gradients",
+            call=(
+                "assert not m(torch.ones(1, requires_grad=True)).requires_grad, "
+                "'scripted forward records gradients'"
+            ),
+        ),
+    )
+    CATALOG = ()
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        if not ctx.node.decorators:
+            return
+        for decorator in ctx.node.decorators:
+            name = _decorator_name(ctx, decorator)
+            mode = _GRAD_MODES.get(name)
+            if mode is None:
+                found = _project_decorator(ctx, name)
+                if found is None or found[1].wrapper != "wraps":
+                    continue
+            if not _scripted_here(ctx):
+                return
+            if mode is None:
+                self._report_custom(ctx, decorator)
+            else:
+                self._report_mode(ctx, decorator, mode)
+
+    def _report_mode(self, ctx: FunctionContext, decorator: cst.Decorator, mode: str) -> None:
+        shown = ctx.code_for(decorator.decorator)
+        effect = {
+            "no_grad": "records gradients that eager code does not",
+            "enable_grad": "does not enable gradients",
+            "inference_mode": "runs outside inference mode and records gradients",
+            "autocast": "runs without autocast, in the inputs' dtypes",
+        }[mode]
+        if mode in ("no_grad", "autocast"):
+            advice = f"write `with {_called(decorator, shown)}:` inside the body"
+        else:
+            advice = (
+                f"TorchScript has no `with {_called(decorator, shown)}:` either: set the mode "
+                "around the call to the scripted module"
+            )
+        message = (
+            f"TorchScript drops `@{shown}` and compiles `{ctx.qualname}` undecorated, so the "
+            f"scripted code {effect}; {advice}"
+        )
+        fix = (
+            _with_block_fix(ctx, decorator, _called(decorator, shown))
+            if mode == "no_grad"
+            else None
+        )
+        ctx.report(decorator, message, fixes=(fix,) if fix else ())
+
+    def _report_custom(self, ctx: FunctionContext, decorator: cst.Decorator) -> None:
+        shown = ctx.code_for(decorator.decorator)
+        message = (
+            f"`@{shown}` uses functools.wraps, so TorchScript follows `__wrapped__` and compiles "
+            f"`{ctx.qualname}` without the decorator: whatever `{shown}` adds does not happen in "
+            "the scripted code; move that logic into the function (or a function it calls)"
+        )
+        ctx.report(decorator, message)
+
+
+def _called(decorator: cst.Decorator, shown: str) -> str:
+    return shown if isinstance(decorator.decorator, cst.Call) else f"{shown}()"
+
+
+def _with_block_fix(ctx: FunctionContext, decorator: cst.Decorator, manager: str) -> Fix | None:
+    """Delete the decorator line and run the body (after a docstring) inside `with manager:`.
+
+    Done with line edits that keep every byte of the body except the added indentation;
+    lines inside multi-line strings are left as they are (their text is the string's value).
+    """
+    node = ctx.node
+    body = node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return None
+    where = ctx.range(decorator)
+    line = where.start.line
+    if where.end.line != line or ctx.line_text(line).strip() != ctx.code_for(decorator).strip():
+        return None  # a decorator sharing its line with something else
+    statements = list(body.body)
+    if statements and _is_docstring(statements[0]):
+        statements = statements[1:]
+    if not statements:
+        return None
+    first = ctx.range(statements[0]).start.line
+    def_indent = ctx.line_text(ctx.range(node).start.line)[: ctx.range(node).start.column]
+    body_indent = _indent_of(ctx, first)
+    unit = body_indent[len(def_indent) :]
+    if not body_indent.startswith(def_indent) or not unit or len(set(unit)) != 1:
+        return None
+    protected = _string_continuation_lines(ctx, statements)
+    edits = [
+        TextEdit(Range.of(line, 0, line + 1, 0), ""),
+        TextEdit(Range.of(first, 0, first, 0), f"{body_indent}with {manager}:\n{unit}"),
+    ]
+    for number in range(first + 1, ctx.range(node).end.line + 1):
+        if number not in protected and ctx.line_text(number).strip():
+            edits.append(TextEdit(Range.of(number, 0, number, 0), unit))
+    return Fix(f"Replace `@{ctx.code_for(decorator.decorator)}` with a `with` block", tuple(edits))
+
+
+def _is_docstring(statement: cst.BaseStatement) -> bool:
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+def _string_continuation_lines(
+    ctx: FunctionContext, statements: list[cst.BaseStatement]
+) -> set[int]:
+    lines: set[int] = set()
+    for statement in statements:
+        for node in _iter_nodes(statement, containers=False):
+            if isinstance(node, _STRING_NODES):
+                where = ctx.range(node)
+                lines.update(range(where.start.line + 1, where.end.line + 1))
+    return lines
+
+
+class DecoratorWithoutWrapsRule(Rule):
+    code = "TS307"
+    name = "decorator-without-wraps"
+    summary = "A decorator without functools.wraps makes TorchScript compile its *args wrapper"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags a compiled function decorated with a project decorator whose
+    wrapper takes `*args` / `**kwargs` and is not marked `@functools.wraps(fn)`.
+
+    **Why it fails.** The decorated name is bound to the wrapper, so TorchScript compiles the
+    wrapper: `Compiled functions can't take variable number of arguments or use keyword-only
+    arguments with defaults`, pointing at the wrapper's parameters.
+
+    **How to fix.** Do not decorate compiled functions with runtime wrappers: call the extra
+    logic from the function, or apply the decorator to an eager-only entry point. Adding
+    `@functools.wraps(fn)` makes scripting succeed, but TorchScript then compiles the
+    undecorated function and silently skips the wrapper's logic (TS306).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+
+            def logged(fn):
+                def wrapper(*args, **kwargs):
+                    print("calling", fn.__name__)
+                    return fn(*args, **kwargs)
+
+                return wrapper
+
+
+            @logged
+            def eager_entry(x: torch.Tensor):
+                return f(x)
+
+
+            def f(x: torch.Tensor):
+                return x + 1
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+
+            def logged(fn):
+                def wrapper(*args, **kwargs):
+                    print("calling", fn.__name__)
+                    return fn(*args, **kwargs)
+
+                return wrapper
+
+
+            @logged
+            def f(x: torch.Tensor):
+                return x + 1
+            """,
+            line=5,
+            error="Compiled functions can't take variable number of arguments",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            def logged(fn):
+                def wrapper(*args, **kwargs):
+                    return fn(*args, **kwargs)
+
+                return wrapper
+
+
+            class M(nn.Module):
+                @logged
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+            """,
+            line=6,
+            error="Compiled functions can't take variable number of arguments",
+        ),
+    )
+    CATALOG = ("custom_decorator_without_wraps",)
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        if not ctx.node.decorators:
+            return
+        for decorator in ctx.node.decorators:
+            found = _project_decorator(ctx, _decorator_name(ctx, decorator))
+            if found is not None and found[1].wrapper == "plain":
+                self._report(ctx, decorator, *found)
+
+    def _report(
+        self,
+        ctx: FunctionContext,
+        decorator: cst.Decorator,
+        summary: FileSummary,
+        deco: FunctionInfo,
+    ) -> None:
+        shown = ctx.code_for(decorator.decorator)
+        message = (
+            f"`@{shown}` replaces `{ctx.qualname}` with a wrapper that takes *args/**kwargs and "
+            "has no functools.wraps, so TorchScript compiles the wrapper and rejects it "
+            "(Compiled functions can't take variable number of arguments); keep runtime "
+            "wrappers off compiled functions"
+        )
+        use = ChainLink(
+            f"{ctx.qualname} is decorated with @{shown}",
+            ctx.summary.path,
+            ctx.range(decorator).start.line,
+            ctx.qualname,
+        )
+        star = _wrapper_star(ctx, summary, deco)
+        if star is None:  # the decorator lives in another file: report where it is applied
+            ctx.report(
+                decorator, message, related=(_link(f"{deco.name} is defined here", summary, deco),)
+            )
+        else:
+            ctx.report(decorator, message, range=star, related=(use,))
+
+
+def _wrapper_star(ctx: FunctionContext, summary: FileSummary, deco: FunctionInfo) -> Range | None:
+    """The wrapper's `**kwargs` (or `*args`), where the compiler points, if in this file."""
+    found = _find_def(ctx, summary, deco)
+    if found is None or not isinstance(found.node.body, cst.IndentedBlock):
+        return None
+    for statement in found.node.body.body:
+        if not isinstance(statement, cst.FunctionDef):
+            continue
+        params = statement.params
+        star: cst.CSTNode | None = params.star_kwarg
+        if star is None and isinstance(params.star_arg, cst.Param):
+            star = params.star_arg
+        if star is not None:
+            return found.range(ctx, star)
+    return None
+
+
+_CACHES = frozenset({"functools.lru_cache", "functools.cache"})
+
+
+class CacheDecoratorRule(Rule):
+    code = "TS308"
+    name = "cache-decorator"
+    summary = "functools.lru_cache / functools.cache on a compiled function"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags `@functools.lru_cache` and `@functools.cache` on a function or
+    method that TorchScript compiles.
+
+    **Why it fails.** The cache wrapper is a C object with no Python source: scripting it
+    fails with `Can't get source for <class 'functools._lru_cache_wrapper'>`; a cached method
+    called from `forward` fails with `'functools._lru_cache_wrapper' object has no attribute
+    '__globals__'`; a cached free function called from compiled code becomes a Python call that
+    `torch.jit.save` refuses (`Could not export Python function call`).
+
+    **How to fix.** Keep caches out of compiled code: precompute the values (in `__init__`, as
+    a buffer or a `Final` constant), or cache in an eager-only wrapper around a plain function
+    that compiled code calls.
+    """
+    VALID = (
+        ex(
+            """
+            import functools
+
+            import torch
+
+
+            def table(n: int) -> int:
+                return n * n
+
+
+            @functools.lru_cache(maxsize=None)
+            def cached_table(n: int) -> int:
+                return table(n)
+
+
+            def f(x: torch.Tensor, n: int):
+                return x * table(n)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import functools
+
+
+            @functools.lru_cache(maxsize=None)
+            def f(n: int):
+                return n + 1
+            """,
+            line=4,
+            error="Can't get source for <class 'functools._lru_cache_wrapper'>",
+        ),
+        ex(
+            """
+            from functools import lru_cache
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @lru_cache
+                def scale(self, n: int) -> int:
+                    return n * 2
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale(3)
+            """,
+            line=8,
+            error="has no attribute '__globals__'",
+        ),
+        ex(
+            """
+            import functools
+
+            import torch
+
+
+            @functools.cache
+            def table(n: int) -> int:
+                return n * n
+
+
+            def f(x: torch.Tensor, n: int):
+                return x * table(n)
+            """,
+            line=6,
+            error="Could not export Python function call 'table'",
+        ),
+    )
+    CATALOG = ("lru_cache_decorated",)
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        if not ctx.node.decorators:
+            return
+        decorator = _find_decorator(ctx, ctx.node, _CACHES)
+        if decorator is None:
+            return
+        shown = ctx.code_for(decorator.decorator)
+        if ctx.compiled.entry:
+            why = "scripting cannot read the cache wrapper's source (Can't get source)"
+        elif ctx.owner is not None:
+            why = "compiling the call fails ('functools._lru_cache_wrapper' has no '__globals__')"
+        else:
+            why = "calls to it stay Python calls, which torch.jit.save refuses"
+        message = (
+            f"`@{shown}` on `{ctx.qualname}`, which TorchScript compiles: {why}; precompute "
+            "the values or cache outside compiled code"
+        )
+        ctx.report(decorator, message)
+
+
+# -- TS309 / TS310: other Python calls that torch.jit.save refuses ---------------------------------
+
+_AUTOGRAD_FUNCTION = frozenset({"torch.autograd.Function", "torch.autograd.function.Function"})
+
+
+def _is_autograd_function(project: Project, qualified: str) -> bool:
+    for summary, cls in project.mro(qualified):
+        if any(project.qualify(summary, base) in _AUTOGRAD_FUNCTION for base in cls.bases):
+            return True
+    return False
+
+
+class AutogradFunctionApplyRule(Rule):
+    code = "TS309"
+    name = "autograd-function-blocks-save"
+    summary = "A custom autograd.Function called from compiled code blocks torch.jit.save"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `MyFunction.apply(...)` in compiled code, where `MyFunction` is a
+    project subclass of `torch.autograd.Function`.
+
+    **Why it fails.** TorchScript cannot compile a custom autograd Function; it keeps
+    `apply` as an opaque Python call. The module scripts and runs in this process, but
+    `torch.jit.save` raises `Could not export Python function call 'MyFunction'`.
+
+    **How to fix.** Express the computation with differentiable torch ops so autograd derives
+    the backward, or register a custom C++ operator with an autograd kernel
+    (`torch.library`). To keep the Function in eager mode only, call it under
+    `if not torch.jit.is_scripting():` with a scriptable fallback in the other branch.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+
+            class Square(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x * x
+
+                @staticmethod
+                def backward(ctx, g):
+                    (x,) = ctx.saved_tensors
+                    return 2 * x * g
+
+
+            def f(x: torch.Tensor):
+                if not torch.jit.is_scripting():
+                    return Square.apply(x)
+                return x * x
+            """,
+            call="m(torch.ones(1))",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+
+            class Square(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x * x
+
+                @staticmethod
+                def backward(ctx, g):
+                    (x,) = ctx.saved_tensors
+                    return 2 * x * g
+
+
+            def f(x: torch.Tensor):
+                return Square.apply(x)
+            """,
+            line=17,
+            error="Could not export Python function call 'Square'",
+        ),
+    )
+    CATALOG = ("autograd_function_apply",)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "apply":
+            return
+        name = dotted(func.value)
+        qualified = ctx.resolve(name) if name else ""
+        if not qualified or ctx.project.lookup_class(qualified) is None:
+            return
+        if not _is_autograd_function(ctx.project, qualified):
+            return
+        message = (
+            f"`{name}` is a custom torch.autograd.Function: TorchScript keeps `{name}.apply` as "
+            f"a Python call, so torch.jit.save fails (Could not export Python function call "
+            f"'{name.split('.')[-1]}'); use differentiable torch ops or a torch.library operator"
+        )
+        ctx.report(func, message)
+
+
+class IgnoreContextManagerRule(Rule):
+    code = "TS310"
+    name = "ignore-context-manager-blocks-save"
+    summary = "A `torch.jit._IgnoreContextManager` block blocks torch.jit.save"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `with torch.jit._IgnoreContextManager(...):` in compiled code. The
+    diagnostic sits on the enclosing function, where the compiler points.
+
+    **Why it fails.** The block is turned into a call to a generated Python function. The
+    function scripts and runs, but `torch.jit.save` raises `Could not export Python function
+    call 'func_ignore_...'`.
+
+    **How to fix.** Make the block's code scriptable, or move it into a function marked
+    `@torch.jit.unused` that the scripted model never runs.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+
+            def f(x: int):
+                y = x + 1
+                return y
+            """,
+            call="assert m(1) == 2",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+
+            def f(x: int):
+                with torch.jit._IgnoreContextManager(x="inp:int", y="out:int"):
+                    y = x + 1
+                return y
+            """,
+            line=4,
+            error="Could not export Python function call 'func_ignore_",
+        ),
+    )
+    CATALOG = ("ignore_context_manager",)
+
+    def visit_With(self, node: cst.With, ctx: FunctionContext) -> None:
+        for item in node.items:
+            call = item.item
+            if not isinstance(call, cst.Call):
+                continue
+            name = dotted(call.func)
+            if not name.endswith("_IgnoreContextManager"):
+                continue
+            if not ctx.resolve(name).startswith("torch.jit"):
+                continue
+            where = ctx.range(node).start.line
+            message = (
+                f"the `with {name}(...)` block at line {where} becomes a Python call inside "
+                f"`{ctx.qualname}`, so torch.jit.save fails (Could not export Python function "
+                "call 'func_ignore_...'); make the block scriptable or move it into an "
+                "@torch.jit.unused function"
+            )
+            link = ChainLink(f"the {name} block", ctx.summary.path, where, ctx.qualname)
+            ctx.report(ctx.node.name, message, related=(link,))
+            return
+
+
 RULES: tuple[type[Rule], ...] = (
     MissingExportRule,
     IgnoreBlocksSaveRule,
     IgnoreDropRule,
     IgnoredForwardSavedRule,
     IgnoredSignatureRule,
+    DroppedDecoratorRule,
+    DecoratorWithoutWrapsRule,
+    CacheDecoratorRule,
+    AutogradFunctionApplyRule,
+    IgnoreContextManagerRule,
 )
