@@ -777,8 +777,8 @@ class IgnoredForwardSavedRule(Rule):
     scripted module still runs `forward` as Python in this process, and saving succeeds, but the
     archive holds no methods: after `torch.jit.load`, calling the module raises
     `AttributeError: 'RecursiveScriptModule' object has no attribute 'forward'`.
-    (Modules that are never saved are not flagged: there the decorator only makes scripting a
-    no-op.)
+    (Not flagged: modules that are never saved, where the decorator only makes scripting a
+    no-op, and modules with `@torch.jit.export` methods, which the archive keeps.)
 
     **How to fix.** Remove the decorator and make `forward` scriptable; move the Python-only
     parts into helpers that `forward` does not need in the deployed model.
@@ -800,6 +800,28 @@ class IgnoredForwardSavedRule(Rule):
             torch.jit.save(torch.jit.script(M()), io.BytesIO())
             """,
             call="m(torch.ones(1))",
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def forward(self, x):
+                    return {"eager": x}
+
+                @torch.jit.export
+                def infer(self, x: torch.Tensor) -> torch.Tensor:
+                    return x + 1
+
+
+            torch.jit.save(torch.jit.script(M()), io.BytesIO())
+            """,
+            call="m.infer(torch.ones(1))",
         ),
     )
     INVALID = (
@@ -859,6 +881,8 @@ class IgnoredForwardSavedRule(Rule):
                 continue
             if found[2].qualname != info.qualname:
                 continue  # the saved root has its own forward; this one is a submodule's
+            if _has_exports(ctx.project, root):
+                continue  # the archive keeps the exported methods: forward is Python on purpose
             self._report(ctx, root, saves[root])
             return
 
@@ -875,6 +899,14 @@ class IgnoredForwardSavedRule(Rule):
         )
         related = tuple(ChainLink(f"{name} is saved here", p, n) for p, n in saves)
         ctx.report(target, message, related=related)
+
+
+def _has_exports(project: Project, root: str) -> bool:
+    return any(
+        method.modifier == "export" or method.is_property
+        for _, cls in project.mro(root)
+        for method in cls.methods
+    )
 
 
 # -- TS305 ----------------------------------------------------------------------------------------
@@ -2015,6 +2047,156 @@ class IgnoreContextManagerRule(Rule):
             return
 
 
+# -- TS311 ----------------------------------------------------------------------------------------
+
+# Nodes whose every child is evaluated whenever the node is (no short-circuit, no branch).
+_ALWAYS_EVALUATED = (
+    cst.Expr,
+    cst.Return,
+    cst.Assign,
+    cst.AssignTarget,
+    cst.AnnAssign,
+    cst.AugAssign,
+    cst.Call,
+    cst.Arg,
+    cst.Attribute,
+    cst.BinaryOperation,
+    cst.UnaryOperation,
+    cst.Subscript,
+    cst.SubscriptElement,
+    cst.Index,
+    cst.Tuple,
+    cst.List,
+    cst.Element,
+    cst.Dict,
+    cst.DictElement,
+)
+
+
+def _always_runs(ctx: FunctionContext) -> bool:
+    """Is the node being visited evaluated on every run of the function that reaches its
+    statement, and is that statement reached on every run (a top-level simple statement after
+    no `return` / `raise`)?"""
+    ancestors = ctx.ancestors
+    if len(ancestors) < 3 or ancestors[1] is not ctx.node.body:
+        return False
+    statement = ancestors[2]
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    if not all(isinstance(a, _ALWAYS_EVALUATED) for a in ancestors[3:]):
+        return False
+    body = ctx.node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return False
+    for earlier in body.body:
+        if earlier is statement:
+            return True
+        exits = (cst.Return, cst.Raise)
+        stop = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+        if any(isinstance(n, exits) for n in _iter_nodes(earlier, stop, containers=False)):
+            return False
+    return False
+
+
+class UnusedAlwaysCalledRule(Rule):
+    code = "TS311"
+    name = "unused-function-always-called"
+    summary = "An entry point always calls a @torch.jit.unused function, so it always raises"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags a call to a `@torch.jit.unused` function made on every run of
+    `forward` or of an `@torch.jit.export` method: a top-level statement of the body, not under
+    `if`, a loop, `and`/`or` or a conditional expression, and after no `return`.
+
+    **Why it fails.** `@torch.jit.unused` replaces the function with a stub that raises. Script
+    and save succeed, and every call of the entry point then fails: `This Python function is
+    annotated to be ignored and cannot be run`.
+
+    **How to fix.** Guard the call so the scripted model skips it (`if self.training:` for a
+    training-only step, `if not torch.jit.is_scripting():` for eager-only code), or make the
+    function scriptable and remove the decorator.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    assert bool(x.isfinite().all())
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if not torch.jit.is_scripting():
+                        x = self.check(x)
+                    return x * 2
+            """,
+            call="m(torch.ones(1))",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    assert bool(x.isfinite().all())
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if x.numel() == 0:
+                        return x
+                    return self.check(x) * 2 if self.training else x * 2
+            """,
+            call="m.eval(); m(torch.ones(1))",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    assert bool(x.isfinite().all())
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    y = self.check(x) * 2
+                    return y
+            """,
+            line=12,
+            error="annotated to be ignored and cannot be run",
+            call="m(torch.ones(1))",
+        ),
+    )
+    CATALOG = ("unused_method_raises_at_call",)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if not ctx.compiled.entry or _call_name(node) not in _facts(ctx.project).ignored_names:
+            return
+        callee = _callee(node, ctx)
+        if callee is None or callee.info.modifier != "unused" or not _always_runs(ctx):
+            return
+        name = callee.info.qualname
+        message = (
+            f"`{name}` is @torch.jit.unused, so TorchScript compiles it as a stub that raises, "
+            f"and `{ctx.qualname}` calls it on every run: the scripted `{ctx.qualname}` always "
+            "fails ('annotated to be ignored and cannot be run'); guard the call (e.g. "
+            "`if not torch.jit.is_scripting():`) or make it scriptable"
+        )
+        where = _link(f"{name} is marked @torch.jit.unused", callee.summary, callee.info)
+        ctx.report(node.func, message, related=(where,))
+
+
 RULES: tuple[type[Rule], ...] = (
     MissingExportRule,
     IgnoreBlocksSaveRule,
@@ -2026,4 +2208,5 @@ RULES: tuple[type[Rule], ...] = (
     CacheDecoratorRule,
     AutogradFunctionApplyRule,
     IgnoreContextManagerRule,
+    UnusedAlwaysCalledRule,
 )
