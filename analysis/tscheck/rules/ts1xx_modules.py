@@ -1248,9 +1248,906 @@ def _unsupported_kind(init: _Init) -> str | None:
     return None
 
 
+# -- module containers in compiled code --------------------------------------------------------
+
+
+def _container_of(ctx: FunctionContext, node: cst.CSTNode) -> tuple[str, str] | None:
+    """(attribute, container kind) when `node` is `self.X` and X is a ModuleList/Sequential/
+    ModuleDict in every `__init__` assignment."""
+    name = _self_attr(node, _self_name(ctx))
+    if name is None:
+        return None
+    facts = _facts(ctx)
+    if facts is None or not facts.module:
+        return None
+    kind = facts.container(name)
+    return (name, kind) if kind else None
+
+
+def _single_index(node: cst.Subscript) -> cst.BaseExpression | None:
+    """`i` in `x[i]` (not a slice, not `x[i, j]`)."""
+    if len(node.slice) != 1:
+        return None
+    element = node.slice[0].slice
+    return element.value if isinstance(element, cst.Index) else None
+
+
+def _is_slice(node: cst.Subscript) -> bool:
+    return len(node.slice) == 1 and isinstance(node.slice[0].slice, cst.Slice)
+
+
+def _int_literal(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, cst.Integer)
+
+
+def _locals(ctx: FunctionContext) -> set[str]:
+    """Names the compiled function binds: parameters, assignment and loop targets."""
+    fn = ctx.node
+    names = {p.name.value for p in [*fn.params.posonly_params, *fn.params.params]}
+    names.update(p.name.value for p in fn.params.kwonly_params)
+    for node in _walk(fn.body):
+        targets: list[cst.BaseExpression] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            targets = [node.target]
+        elif isinstance(node, (cst.For, cst.CompFor)):
+            targets = [node.target]
+        elif isinstance(node, cst.WithItem) and node.asname is not None:
+            targets = [node.asname.name]
+        for target in targets:
+            names.update(_bound(target))
+    return names
+
+
+def _bound(target: cst.BaseExpression) -> Iterator[str]:
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for el in target.elements:
+            yield from _bound(el.value)
+
+
+def _runtime_value(ctx: FunctionContext, node: cst.BaseExpression, local: set[str]) -> bool:
+    """`node` is certainly not a literal constant: a local, arithmetic on one, a call."""
+    if isinstance(node, cst.Name):
+        return node.value in local
+    if isinstance(node, cst.BinaryOperation):
+        parts = (node.left, node.right)
+        return all(_int_literal(p) or _runtime_value(ctx, p, local) for p in parts)
+    if isinstance(node, cst.FormattedString):
+        return True
+    if isinstance(node, cst.Call):
+        return isinstance(node.func, cst.Name) and node.func.value in ("len", "int", "str")
+    name = _self_attr(node, _self_name(ctx))
+    if name is not None:
+        facts = _facts(ctx)
+        # A plain attribute is a runtime value; a Final / __constants__ one is inlined.
+        return (
+            facts is not None
+            and name in facts.inits
+            and not facts.declared_constant(name)
+            and facts.container(name) is None
+        )
+    return False
+
+
+def _container_link(ctx: FunctionContext, name: str, kind: str) -> tuple[ChainLink, ...]:
+    facts = _facts(ctx)
+    if facts is None:
+        return ()
+    return tuple(_init_link(i, f"self.{name} is an nn.{kind}") for i in facts.inits.get(name, []))
+
+
+# == TS164 ModuleList / Sequential index ======================================================
+
+
+class ModuleListIndexRule(Rule):
+    code = "TS164"
+    name = "modulelist-non-literal-index"
+    summary = "nn.ModuleList / nn.Sequential can only be indexed with an integer literal"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.layers[i]` in compiled code when `self.layers` is an
+    `nn.ModuleList` or `nn.Sequential` and the index is a variable or an expression.
+
+    **Why it fails.** Each submodule may have a different type, so TorchScript must know at
+    compile time which one an index picks: `Expected integer literal for index but got a
+    variable or non-integer. ModuleList/Sequential indexing is only supported with integer
+    literals`.
+
+    **How to fix.** Iterate instead: `for i, layer in enumerate(self.layers): if i == k:
+    x = layer(x)` (the loop is unrolled, so `i` is a constant in each copy). Literal indices
+    (`self.layers[0]`, `self.layers[-1]`) and `Final` int attributes work.
+    """
+    CATALOG = ("modulelist_index_non_constant", "modulelist_len_as_range_then_index")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                k: Final[int]
+
+                def __init__(self):
+                    super().__init__()
+                    self.k = 1
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+                    self.ws = [1.0, 2.0]
+
+                def forward(self, x: torch.Tensor, n: int):
+                    for i, layer in enumerate(self.layers):
+                        if i == n:
+                            x = layer(x)
+                    y = self.layers[0](x) + self.layers[-1](x)
+                    return y + self.layers[self.k](x) * self.ws[n]
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+
+                def forward(self, x: torch.Tensor):
+                    for i in range(3):
+                        x = self.layers[i](x)
+                    return x
+            """,
+            line=11,
+            error="Expected integer literal for index",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+
+                def forward(self, x: torch.Tensor):
+                    n = len(self.body)
+                    return self.body[n - 1](x)
+            """,
+            line=11,
+            error="Expected integer literal for index",
+        ),
+    )
+
+    def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
+        index = _single_index(node)
+        if index is None or _int_literal(index):
+            return
+        found = _container_of(ctx, node.value)
+        if found is None or found[1] not in _LIST_CONTAINERS:
+            return
+        if not _runtime_value(ctx, index, _locals(ctx)):
+            return
+        name, kind = found
+        ctx.report(
+            node,
+            f"nn.{kind} `self.{name}` can only be indexed with an integer literal; iterate "
+            f"with `for i, layer in enumerate(self.{name}):` and test `i` instead",
+            related=_container_link(ctx, name, kind),
+        )
+
+
+# == TS165 ModuleDict key ======================================================================
+
+
+class ModuleDictKeyRule(Rule):
+    code = "TS165"
+    name = "moduledict-non-literal-key"
+    summary = "nn.ModuleDict can only be indexed with a string literal"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.heads[k]` in compiled code when `self.heads` is an
+    `nn.ModuleDict` and the key is a variable, an f-string or an expression.
+
+    **Why it fails.** The compiler must know which submodule (and so which type) a key picks:
+    `Unable to extract string literal index. ModuleDict indexing is only supported with string
+    literals`.
+
+    **How to fix.** Iterate and compare: `for name, head in self.heads.items(): if name == k:
+    x = head(x)`, or index with a literal (`self.heads["a"]`).
+    """
+    CATALOG = ("moduledict_non_literal_key",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.Linear(2, 2)})
+                    self.scales = {"a": 1.0}
+
+                def forward(self, x: torch.Tensor, k: str):
+                    for name, head in self.heads.items():
+                        if name == k:
+                            x = head(x)
+                    if k in self.heads:
+                        x = x * self.scales[k]
+                    return self.heads["a"](x)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"a": nn.Linear(2, 2)})
+
+                def forward(self, x: torch.Tensor, k: str):
+                    return self.heads[k](x)
+            """,
+            line=10,
+            error="Unable to extract string literal index",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"h0": nn.Linear(2, 2)})
+
+                def forward(self, x: torch.Tensor, i: int):
+                    return self.heads[f"h{i}"](x)
+            """,
+            line=10,
+            error="Unable to extract string literal index",
+        ),
+    )
+
+    def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
+        index = _single_index(node)
+        if index is None or isinstance(index, (cst.SimpleString, cst.ConcatenatedString)):
+            return
+        found = _container_of(ctx, node.value)
+        if found is None or found[1] != "ModuleDict":
+            return
+        if not _runtime_value(ctx, index, _locals(ctx)):
+            return
+        name, kind = found
+        ctx.report(
+            node,
+            f"nn.ModuleDict `self.{name}` can only be indexed with a string literal; loop over "
+            f"`self.{name}.items()` and compare the key instead",
+            related=_container_link(ctx, name, kind),
+        )
+
+
+# == TS166 break / continue in an unrolled loop ===============================================
+
+
+class BreakInModuleLoopRule(Rule):
+    code = "TS166"
+    name = "break-in-module-loop"
+    summary = "`break` / `continue` inside a loop over a ModuleList, ModuleDict or tuple"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags `break` and `continue` whose loop iterates over an
+    `nn.ModuleList`, `nn.Sequential` or `nn.ModuleDict` (directly, through `enumerate`/`zip`,
+    or `.items()`/`.keys()`/`.values()`), or over a parameter typed `Tuple[...]`.
+
+    **Why it fails.** Such loops are unrolled at compile time, one copy per element, so there
+    is no loop to leave: `Because we emit iteration over modulelists or tuples as unrolled
+    loops, we do not support break or continue inside the body of these loops`.
+
+    **How to fix.** Use a flag: `done = False` before the loop, `if not done: ...` around the
+    body, and set `done = True` where you would `break`. `break` in an inner `for`/`while`
+    loop over a list or range is fine.
+    """
+    CATALOG = ("break_in_modulelist_loop",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+
+                def forward(self, x: torch.Tensor):
+                    done = False
+                    for layer in self.layers:
+                        for j in range(3):
+                            if j == 1:
+                                break
+                        if not done:
+                            x = layer(x)
+                            done = bool(x.sum() > 0)
+                    for v in [1, 2]:
+                        if v == 1:
+                            continue
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+
+                def forward(self, x: torch.Tensor):
+                    for layer in self.layers:
+                        x = layer(x)
+                        if x.sum() > 0:
+                            break
+                    return x
+            """,
+            line=13,
+            error="we do not support break or continue",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"a": nn.Linear(2, 2), "b": nn.Linear(2, 2)})
+
+                def forward(self, x: torch.Tensor):
+                    for name, head in self.heads.items():
+                        if name == "b":
+                            continue
+                        x = head(x)
+                    return x
+            """,
+            line=12,
+            error="we do not support break or continue",
+        ),
+        ex(
+            """
+            from typing import Tuple
+
+            def f(t: Tuple[int, int, int]):
+                total = 0
+                for v in t:
+                    if v < 0:
+                        break
+                    total += v
+                return total
+            """,
+            line=7,
+            error="we do not support break or continue",
+        ),
+    )
+
+    def visit_Break(self, node: cst.Break, ctx: FunctionContext) -> None:
+        self._check(node, "break", ctx)
+
+    def visit_Continue(self, node: cst.Continue, ctx: FunctionContext) -> None:
+        self._check(node, "continue", ctx)
+
+    def _check(self, node: cst.CSTNode, word: str, ctx: FunctionContext) -> None:
+        loop = _enclosing_loop(ctx)
+        if loop is None:
+            return
+        what = _unrolled(ctx, loop.iter)
+        if what is None:
+            return
+        ctx.report(
+            node,
+            f"`{word}` inside a loop over {what}: TorchScript unrolls that loop, so it cannot "
+            f"`{word}`; use a flag and `if` instead",
+        )
+
+
+def _enclosing_loop(ctx: FunctionContext) -> cst.For | None:
+    """The `for` whose body holds the node being visited (None for `while` or no loop)."""
+    ancestors = ctx.ancestors
+    for i in range(len(ancestors) - 1, -1, -1):
+        node = ancestors[i]
+        if isinstance(node, (cst.FunctionDef, cst.While)):
+            return None
+        if isinstance(node, cst.For):
+            inner = ancestors[i + 1] if i + 1 < len(ancestors) else None
+            return node if inner is node.body else None
+    return None
+
+
+def _unrolled(ctx: FunctionContext, iterable: cst.BaseExpression) -> str | None:
+    """What the loop iterates over when TorchScript unrolls it, else None."""
+    found = _container_of(ctx, iterable)
+    if found is not None:
+        return f"nn.{found[1]} `self.{found[0]}`"
+    if isinstance(iterable, cst.Call):
+        func = iterable.func
+        if isinstance(func, cst.Name) and func.value in ("enumerate", "zip"):
+            if ctx.resolve(func.value) != func.value:
+                return None
+            for arg in iterable.args:
+                inner = _unrolled(ctx, arg.value)
+                if inner is not None:
+                    return inner
+            return None
+        if isinstance(func, cst.Attribute) and func.attr.value in ("items", "keys", "values"):
+            found = _container_of(ctx, func.value)
+            if found is not None and found[1] == "ModuleDict":
+                return f"nn.ModuleDict `self.{found[0]}`"
+        return None
+    if isinstance(iterable, cst.Name) and _tuple_param(ctx, iterable.value):
+        return f"the tuple `{iterable.value}`"
+    return None
+
+
+def _param_annotation(ctx: FunctionContext, name: str) -> cst.BaseExpression | None:
+    params = ctx.node.params
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        if param.name.value == name and param.annotation is not None:
+            return param.annotation.annotation
+    return None
+
+
+def _annotation_base(ctx: FunctionContext, annotation: cst.BaseExpression) -> str:
+    base = annotation.value if isinstance(annotation, cst.Subscript) else annotation
+    name = dotted(base)
+    return ctx.resolve(name) if name else ""
+
+
+def _reassigned(ctx: FunctionContext, name: str) -> bool:
+    for node in _walk(ctx.node.body):
+        if isinstance(node, cst.Assign):
+            if any(name in set(_bound(t.target)) for t in node.targets):
+                return True
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For)):
+            if name in set(_bound(node.target)):
+                return True
+    return False
+
+
+def _tuple_param(ctx: FunctionContext, name: str) -> bool:
+    annotation = _param_annotation(ctx, name)
+    if annotation is None or not isinstance(annotation, cst.Subscript):
+        return False
+    if _annotation_base(ctx, annotation) not in ("typing.Tuple", "tuple"):
+        return False
+    return not _reassigned(ctx, name)
+
+
+def _list_param(ctx: FunctionContext, name: str) -> bool:
+    annotation = _param_annotation(ctx, name)
+    if annotation is None:
+        return False
+    if _annotation_base(ctx, annotation) not in ("typing.List", "list"):
+        return False
+    return not _reassigned(ctx, name)
+
+
+# == TS167 zip of a ModuleList with a list ====================================================
+
+
+class ModuleZipWithListRule(Rule):
+    code = "TS167"
+    name = "module-zip-with-list"
+    summary = "zip() of a ModuleList with a list or range cannot be unrolled"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `for ... in zip(self.layers, xs)` in compiled code when
+    `self.layers` is an `nn.ModuleList` / `nn.Sequential` and another argument is a list
+    (a literal, a comprehension, a `List[...]` parameter, a list attribute) or a `range`.
+
+    **Why it fails.** A loop over a ModuleList is unrolled, so every zipped iterable needs a
+    length known at compile time: `Can not iterate over a module list or tuple with a value
+    that does not have a statically determinable length`.
+
+    **How to fix.** Zip with another ModuleList or a tuple (`Tuple[float, float]`, or a
+    `Final` / `__constants__` attribute, which becomes a tuple), or use
+    `for i, layer in enumerate(self.layers):` and index the list with `xs[i]`.
+    """
+    CATALOG = ("modulelist_zip_with_list",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import List, Tuple
+
+            class M(nn.Module):
+                __constants__ = ["scales"]
+
+                def __init__(self):
+                    super().__init__()
+                    self.a = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+                    self.b = nn.ModuleList([nn.ReLU() for _ in range(2)])
+                    self.scales = [1.0, 2.0]
+
+                def forward(self, x: torch.Tensor, t: Tuple[float, float], ws: List[float]):
+                    for la, lb in zip(self.a, self.b):
+                        x = lb(la(x))
+                    for la, s, w in zip(self.a, self.scales, t):
+                        x = la(x) * s * w
+                    for i, la in enumerate(self.a):
+                        x = la(x) * ws[i]
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import List
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+
+                def forward(self, x: torch.Tensor, scales: List[float]):
+                    for layer, s in zip(self.layers, scales):
+                        x = layer(x) * s
+                    return x
+            """,
+            line=11,
+            error="does not have a statically determinable length",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(2)])
+                    self.scales = [1.0, 2.0]
+
+                def forward(self, x: torch.Tensor):
+                    for i, (layer, s) in enumerate(zip(self.layers, self.scales)):
+                        x = layer(x) * s * i
+                    for layer, j in zip(self.layers, range(2)):
+                        x = layer(x) * j
+                    return x
+            """,
+            line=11,
+            error="does not have a statically determinable length",
+        ),
+    )
+
+    def visit_For(self, node: cst.For, ctx: FunctionContext) -> None:
+        call = node.iter
+        if isinstance(call, cst.Call) and _builtin_call(ctx, call, "enumerate") and call.args:
+            call = call.args[0].value
+        if not isinstance(call, cst.Call) or not _builtin_call(ctx, call, "zip"):
+            return
+        containers = [_container_of(ctx, a.value) for a in call.args]
+        found = next((c for c in containers if c and c[1] in _LIST_CONTAINERS), None)
+        if found is None:
+            return
+        listy = next((d for a in call.args if (d := _list_like(ctx, a.value))), None)
+        if listy is None:
+            return
+        name, kind = found
+        ctx.report(
+            call,
+            f"zip() of nn.{kind} `self.{name}` with {listy}: the unrolled loop needs a length "
+            f"known at compile time; zip with a tuple or use enumerate(self.{name}) and index",
+            related=_container_link(ctx, name, kind),
+        )
+
+
+def _builtin_call(ctx: FunctionContext, node: cst.BaseExpression, name: str) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == name
+        and ctx.resolve(name) == name
+    )
+
+
+def _list_like(ctx: FunctionContext, node: cst.BaseExpression) -> str | None:
+    """A description when `node` is certainly a list or a range (no static length)."""
+    if isinstance(node, (cst.List, cst.ListComp)):
+        return "a list"
+    if _builtin_call(ctx, node, "range"):
+        return "range(...)"
+    if isinstance(node, cst.Name) and _list_param(ctx, node.value):
+        return f"the list `{node.value}`"
+    name = _self_attr(node, _self_name(ctx))
+    facts = _facts(ctx)
+    if name is not None and facts is not None and name in facts.inits:
+        inits = facts.inits[name]
+        if all(i.attr.shape == "list" for i in inits) and not facts.declared_constant(name):
+            return f"the list `self.{name}`"
+    return None
+
+
+# == TS168 calling elements of a sliced ModuleList ============================================
+
+
+class SlicedModuleListCallRule(Rule):
+    code = "TS168"
+    name = "sliced-modulelist-call"
+    summary = "Submodules taken from a slice of a ModuleList / Sequential cannot be called"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags calls of submodules obtained from a slice of an `nn.ModuleList` or
+    `nn.Sequential`: `for layer in self.layers[1:]: x = layer(x)`, `self.body[:2](x)`.
+
+    **Why it fails.** A slice becomes a tuple of module values, and TorchScript cannot call
+    them: `object has no attribute or method '__call__'` (or `cannot call a value of type
+    'Tuple[...]'` for a sliced Sequential). Slicing itself and `len()` of a slice compile.
+
+    **How to fix.** Loop over the whole container and skip by position:
+    `for i, layer in enumerate(self.layers): if i >= 1: x = layer(x)`.
+    """
+    CATALOG = ("modulelist_slice_and_negative_index",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+
+                def forward(self, x: torch.Tensor):
+                    for i, layer in enumerate(self.layers):
+                        if i >= 1:
+                            x = layer(x)
+                    return self.layers[-1](x) * len(self.layers[1:])
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+
+                def forward(self, x: torch.Tensor):
+                    for layer in self.layers[1:]:
+                        x = layer(x)
+                    return x
+            """,
+            line=11,
+            error="has no attribute or method '__call__'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))
+
+                def forward(self, x: torch.Tensor):
+                    return self.body[:2](x)
+            """,
+            line=10,
+            error="cannot call a value of type 'Tuple",
+        ),
+    )
+
+    def visit_For(self, node: cst.For, ctx: FunctionContext) -> None:
+        sliced = node.iter
+        if not (isinstance(sliced, cst.Subscript) and _is_slice(sliced)):
+            return
+        if not isinstance(node.target, cst.Name):
+            return
+        found = _container_of(ctx, sliced.value)
+        if found is None or found[1] not in _LIST_CONTAINERS:
+            return
+        loop_var = node.target.value
+        for inner in _walk(node.body):
+            if (
+                isinstance(inner, cst.Call)
+                and isinstance(inner.func, cst.Name)
+                and inner.func.value == loop_var
+            ):
+                self._report(ctx, inner.func, found)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Subscript):
+            return
+        sliced = func.value if _single_index(func) is not None else func
+        if not (isinstance(sliced, cst.Subscript) and _is_slice(sliced)):
+            return
+        found = _container_of(ctx, sliced.value)
+        if found is not None and found[1] in _LIST_CONTAINERS:
+            self._report(ctx, func, found)
+
+    def _report(self, ctx: FunctionContext, node: cst.CSTNode, found: tuple[str, str]) -> None:
+        name, kind = found
+        ctx.report(
+            node,
+            f"submodules from a slice of nn.{kind} `self.{name}` cannot be called in "
+            f"TorchScript; loop over enumerate(self.{name}) and skip by index instead",
+            related=_container_link(ctx, name, kind),
+        )
+
+
+# == TS169 changing a module container in compiled code ========================================
+
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "pop", "clear", "update", "add_module", "register_module"}
+)
+
+
+class ModuleContainerMutationRule(Rule):
+    code = "TS169"
+    name = "module-container-mutation"
+    summary = "A ModuleList / ModuleDict / Sequential cannot be changed in compiled code"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.layers.append(...)` (and `extend`, `insert`, `pop`,
+    `clear`, `update`), item assignment `self.heads["b"] = ...` and `del self.layers[0]` in
+    compiled code, where the attribute is an `nn.ModuleList`, `nn.ModuleDict` or
+    `nn.Sequential`.
+
+    **Why it fails.** A scripted module's submodules are fixed when it is compiled; the
+    container methods that change them are Python-only (`Unknown type name 'Module'`,
+    `object has no attribute or method '__setitem__'`, `Class does not define __delitem__`).
+
+    **How to fix.** Build the whole container in `__init__`. To switch submodules on and off
+    at run time, keep them all and select with a flag or an index loop.
+    """
+    CATALOG = ("modulelist_append_in_forward",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList()
+                    self.layers.append(nn.Linear(2, 2))
+                    self.outs = [torch.ones(1)]
+
+                def forward(self, x: torch.Tensor):
+                    self.outs.append(x)
+                    for layer in self.layers:
+                        x = layer(x)
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList()
+                    self.extra = nn.Identity()
+
+                def forward(self, x: torch.Tensor):
+                    self.layers.append(self.extra)
+                    return x
+            """,
+            line=11,
+            error="Unknown type name 'Module'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.heads = nn.ModuleDict({"a": nn.Linear(2, 2)})
+                    self.spare = nn.Identity()
+
+                def forward(self, x: torch.Tensor):
+                    self.heads["b"] = self.spare
+                    return x
+            """,
+            line=11,
+            error="has no attribute or method '__setitem__'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2), nn.ReLU()])
+
+                def forward(self, x: torch.Tensor):
+                    del self.layers[0]
+                    return x
+            """,
+            line=10,
+            error="Class does not define __delitem__",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _MUTATORS:
+            return
+        found = _container_of(ctx, func.value)
+        if found is None:
+            return
+        name, kind = found
+        ctx.report(
+            node,
+            f"nn.{kind} `self.{name}` cannot be changed in compiled code "
+            f"(`.{func.attr.value}()`); build it completely in __init__",
+            related=_container_link(ctx, name, kind),
+        )
+
+    def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
+        parent = ctx.parent()
+        written = isinstance(parent, cst.AssignTarget) and parent.target is node
+        deleted = isinstance(parent, cst.Del) and parent.target is node
+        if not (written or deleted):
+            return
+        found = _container_of(ctx, node.value)
+        if found is None:
+            return
+        name, kind = found
+        action = "assigned to" if written else "deleted from"
+        ctx.report(
+            node,
+            f"nn.{kind} `self.{name}` cannot be {action} in compiled code; build it completely "
+            f"in __init__",
+            related=_container_link(ctx, name, kind),
+        )
+
+
 RULES: tuple[type[Rule], ...] = (
     ClassAttributeRule,
     ModuleContainerAttributeRule,
     EmptyContainerAttributeRule,
     UnsupportedAttributeValueRule,
+    ModuleListIndexRule,
+    ModuleDictKeyRule,
+    BreakInModuleLoopRule,
+    ModuleZipWithListRule,
+    SlicedModuleListCallRule,
+    ModuleContainerMutationRule,
 )
