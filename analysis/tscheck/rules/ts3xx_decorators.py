@@ -18,7 +18,10 @@ import libcst as cst
 from tscheck.index import JIT_SCRIPT, ClassInfo, FileSummary, FunctionInfo, JitSite
 from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
 from tscheck.reach import IGNORED, Compiled, Project, compiled_set
-from tscheck.rules.base import FileContext, FunctionContext, Rule, _Reporter, dotted, ex
+from tscheck.rules.base import FileContext, FunctionContext, Rule, dotted, ex
+
+# Either context: helpers that only read ranges and text take both.
+_Ctx = FunctionContext | FileContext
 
 # -- what the project holds, computed once per Project -----------------------------------------
 
@@ -34,7 +37,7 @@ class _Facts:
             for fn in _all_functions(summary):
                 if fn.modifier in IGNORED:
                     ignored_names.add(fn.name)
-                if not fn.qualname.count(".") and set(fn.decorators) & JIT_SCRIPT:
+                if "." not in fn.qualname and set(fn.decorators) & JIT_SCRIPT:
                     scripted.add(f"{summary.module}.{fn.qualname}")
             for cls in summary.classes:
                 if set(cls.decorators) & JIT_SCRIPT:
@@ -161,11 +164,11 @@ class _Def:
     module: cst.Module
     start: int
 
-    def range(self, ctx: _Reporter, node: cst.CSTNode) -> Range:
+    def range(self, ctx: _Ctx, node: cst.CSTNode) -> Range:
         return ctx.blocks.range_of(node, self.module, self.start)
 
 
-def _find_def(ctx: _Reporter, summary: FileSummary, info: FunctionInfo) -> _Def | None:
+def _find_def(ctx: _Ctx, summary: FileSummary, info: FunctionInfo) -> _Def | None:
     """The libcst def of `info` when it lives in the file being checked."""
     if summary.path != ctx.summary.path:
         return None
@@ -209,7 +212,7 @@ def _iter_nodes(
         stack.extend(reversed(node.children))
 
 
-def _decorator_name(ctx: _Reporter, decorator: cst.Decorator) -> str:
+def _decorator_name(ctx: _Ctx, decorator: cst.Decorator) -> str:
     """The resolved dotted name a decorator calls (`torch.no_grad` for `@torch.no_grad()`)."""
     expr = decorator.decorator
     if isinstance(expr, cst.Call):
@@ -219,7 +222,7 @@ def _decorator_name(ctx: _Reporter, decorator: cst.Decorator) -> str:
 
 
 def _find_decorator(
-    ctx: _Reporter, node: cst.FunctionDef, names: frozenset[str]
+    ctx: _Ctx, node: cst.FunctionDef, names: frozenset[str]
 ) -> cst.Decorator | None:
     for decorator in node.decorators:
         if _decorator_name(ctx, decorator) in names:
@@ -227,11 +230,11 @@ def _find_decorator(
     return None
 
 
-_IGNORE = frozenset({"torch.jit.ignore", "torch.jit._script.ignore"})
-_UNUSED = frozenset({"torch.jit.unused"})
+_IGNORE = frozenset({"torch.jit.ignore", "torch._jit_internal.ignore"})
+_UNUSED = frozenset({"torch.jit.unused", "torch._jit_internal.unused"})
 
 
-def _unused_fix(ctx: _Reporter, found: _Def, decorator: cst.Decorator, *, safe: bool) -> Fix | None:
+def _unused_fix(ctx: _Ctx, found: _Def, decorator: cst.Decorator, *, safe: bool) -> Fix | None:
     """Rewrite `@torch.jit.ignore` / `@torch.jit.ignore(drop=True)` to `@torch.jit.unused`,
     keeping the prefix as the file spells it (`jit.ignore` -> `jit.unused`)."""
     expr = decorator.decorator
@@ -254,7 +257,7 @@ def _torch_jit(summary: FileSummary, member: str) -> str:
     return ""
 
 
-def _indent_of(ctx: _Reporter, line: int) -> str:
+def _indent_of(ctx: _Ctx, line: int) -> str:
     text = ctx.line_text(line)
     return text[: len(text) - len(text.lstrip())]
 
@@ -1030,7 +1033,7 @@ def _argument_kind(arg: cst.BaseExpression, ctx: FunctionContext) -> tuple[str, 
     return None
 
 
-def _after_params(ctx: _Reporter, found: _Def) -> tuple[int, int] | None:
+def _after_params(ctx: _Ctx, found: _Def) -> tuple[int, int] | None:
     """Line and column just after the `)` that closes a def's parameters."""
     end = found.range(ctx, found.node.params).end
     last = found.range(ctx, found.node.body).start.line
@@ -1254,7 +1257,7 @@ def f(x: torch.Tensor):
         where = _link(f"{name} is defined here", callee.summary, callee.info)
         ctx.report(node.func, message, fixes=fixes, related=(where,))
 
-    def _annotate(self, ctx: _Reporter, found: _Def, param: cst.Param, kind: str) -> TextEdit:
+    def _annotate(self, ctx: _Ctx, found: _Def, param: cst.Param, kind: str) -> TextEdit:
         name = found.range(ctx, param.name)
         if param.default is None:
             return TextEdit(Range(name.end, name.end), f": {kind}")
@@ -1865,10 +1868,10 @@ class CacheDecoratorRule(Rule):
         if decorator is None:
             return
         shown = ctx.code_for(decorator.decorator)
-        if ctx.compiled.entry:
+        if ctx.owner is not None and not ctx.info.is_staticmethod:
+            why = "compiling it fails ('functools._lru_cache_wrapper' has no '__globals__')"
+        elif ctx.compiled.entry and ctx.owner is None:
             why = "scripting cannot read the cache wrapper's source (Can't get source)"
-        elif ctx.owner is not None:
-            why = "compiling the call fails ('functools._lru_cache_wrapper' has no '__globals__')"
         else:
             why = "calls to it stay Python calls, which torch.jit.save refuses"
         message = (
