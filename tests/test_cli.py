@@ -395,6 +395,44 @@ def test_no_default_path(project: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert cli(capsys, "--no-default-path") == (0, "", "")
 
 
+def test_one_file_is_checked_with_its_package_as_context(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pre-commit passes only staged files: utils.py alone must still know who calls it."""
+    code, out, _ = cli(capsys, "--no-cache", "pkg/utils.py")
+    assert code == 1
+    assert out.splitlines()[:2] == [
+        "pkg/utils.py:5:9: TS101 TorchScript does not support lambda; use a module-level function",
+        "  compiled via Net.forward -> Net.step -> helper (from pkg/model.py:7)",
+    ]
+
+
+def test_imported_modules_scan() -> None:
+    from tscheck.files import imported_modules
+
+    text = (
+        "import torch.nn as nn, os\n"
+        "from . import utils\n"
+        "from .layers import (Block,\n    Head as H)\n"
+        "from ..core.x import y  # comment\n"
+    )
+    assert imported_modules(text, "pkg.models.net", is_package=False) == {
+        "torch",
+        "torch.nn",
+        "os",
+        "pkg",
+        "pkg.models",
+        "pkg.models.utils",
+        "pkg.models.layers",
+        "pkg.models.layers.Block",
+        "pkg.models.layers.Head",
+        "pkg.core",
+        "pkg.core.x",
+        "pkg.core.x.y",
+    }
+    assert "pkg.models.net.sub" in imported_modules("from .sub import f\n", "pkg.models.net", True)
+
+
 # -- errors -----------------------------------------------------------------------------------
 
 

@@ -372,21 +372,18 @@ def _context(
     """Sources for the files reach must see but that are not reported on."""
     from tscheck.runner import Source
 
-    checked = [s.path for s in sources]
-    paths = fs.context_files(checked, config, modules)
+    checked = {s.path: s.text for s in sources}
+    found = [(p, t) for p, t in fs.context_files(checked, config, modules) if p not in skip]
+    known = set(checked) | {p for p, _ in found}
     for spec in roots:
         root_file = spec.rpartition(":")[0]
-        if root_file not in checked and root_file not in paths:
-            paths.append(root_file)
-    out = []
-    for path in paths:
-        if path in skip:
-            continue
-        try:
-            out.append(Source(path, modules.name(path), fs.read_source(path).text))
-        except fs.ReadError:
-            continue  # not ours to report: it is only context
-    return out
+        if root_file not in known and root_file not in skip:
+            known.add(root_file)
+            try:
+                found.append((root_file, fs.read_source(root_file).text))
+            except fs.ReadError as exc:
+                raise UsageError(str(exc)) from None
+    return [Source(p, modules.name(p), t) for p, t in found]
 
 
 # -- the check / fix loop ---------------------------------------------------------------------

@@ -7,7 +7,8 @@ the working directory) and shown relative to the working directory (`display`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -184,12 +185,18 @@ def _source_order(name: str) -> tuple[str, bool]:
     return (stem, suffix == "pyi")
 
 
-def context_files(files: Iterable[str], config: Config, modules: Modules) -> list[str]:
-    """Files that are not checked but are indexed, so that reach sees across files: the rest of
-    each checked file's top-level package, or the .py files beside a loose file. This is what
-    lets `tscheck utils.py` (and pre-commit, which passes only staged files) know that a helper
-    in utils.py is compiled because model.py's forward calls it."""
-    checked = set(files)
+def context_files(
+    checked: Mapping[str, str], config: Config, modules: Modules
+) -> list[tuple[str, str]]:
+    """(path, text) of files that are indexed but not reported on, so that reach sees across
+    files: this is what lets `tscheck utils.py` (and pre-commit, which passes only staged files)
+    know that a helper in utils.py is compiled because model.py's forward calls it.
+
+    Candidates are the rest of each checked file's top-level package (or the .py files beside a
+    loose file). Of those, a file is indexed when it mentions torch (only such a file can hold
+    a scripting root or call into compiled code from one) or when an indexed file imports it
+    (a helper module, a constants module).
+    """
     packages: set[str] = set()
     folders: set[str] = set()
     for path in checked:
@@ -198,13 +205,78 @@ def context_files(files: Iterable[str], config: Config, modules: Modules) -> lis
             packages.add(top)
         else:
             folders.add(os.path.dirname(path))
-    out: list[str] = []
+    candidates: list[str] = []
     seen = set(checked)
     for top in sorted(packages):
-        _extend(out, seen, walk(top, config))
+        _extend(candidates, seen, walk(top, config))
     for folder in sorted(folders):
-        _extend(out, seen, walk(folder, config, recursive=False))
-    return [p for p in out if p.endswith(".py")]
+        _extend(candidates, seen, walk(folder, config, recursive=False))
+    by_module = {modules.name(p): p for p in candidates if p.endswith(".py")}
+    texts: dict[str, str] = {}
+    for path in by_module.values():
+        try:
+            texts[path] = read_source(path).text
+        except ReadError:
+            continue  # not ours to report: it is only context
+    chosen = {p: t for p, t in texts.items() if "torch" in t}
+    queue = [*checked.items(), *chosen.items()]
+    while queue:
+        path, text = queue.pop()
+        for name in imported_modules(text, modules.name(path), _is_init(path)):
+            target = by_module.get(name)
+            if target is not None and target in texts and target not in chosen:
+                chosen[target] = texts[target]
+                queue.append((target, texts[target]))
+    return [(p, chosen[p]) for p in by_module.values() if p in chosen]
+
+
+def _is_init(path: str) -> bool:
+    return os.path.basename(path).startswith("__init__.")
+
+
+_IMPORT = re.compile(
+    r"^[ \t]*(?:from[ \t]+(?P<base>\.*[\w.]*)[ \t]+import[ \t]*"
+    r"(?:\((?P<paren>[^)]*)\)|(?P<names>[^#\n]*))"
+    r"|import[ \t]+(?P<modules>[^#\n]*))",
+    re.MULTILINE,
+)
+
+
+def imported_modules(text: str, module: str, is_package: bool) -> set[str]:
+    """Absolute module names a file's import statements may load (a cheap scan, no parse):
+    `import a.b` -> a, a.b; `from .x import y` -> pkg.x, pkg.x.y."""
+    out: set[str] = set()
+    for m in _IMPORT.finditer(text):
+        if m.group("modules") is not None:
+            for part in m.group("modules").split(","):
+                name = part.split(" as ")[0].strip().rstrip("\\").strip()
+                _add_with_parents(out, name)
+            continue
+        base = m.group("base")
+        dots = len(base) - len(base.lstrip("."))
+        rest = base[dots:]
+        if dots:
+            package = module.split(".") if is_package else module.split(".")[:-1]
+            if dots > 1:
+                package = package[: len(package) - (dots - 1)]
+            base = ".".join([*package, rest] if rest else package)
+        if not base:
+            continue
+        _add_with_parents(out, base)
+        names = m.group("paren") if m.group("paren") is not None else m.group("names")
+        for part in names.replace("\\", " ").split(","):
+            name = part.split(" as ")[0].strip()
+            if name.isidentifier():
+                out.add(f"{base}.{name}")
+    return out
+
+
+def _add_with_parents(out: set[str], dotted: str) -> None:
+    parts = dotted.split(".")
+    if not all(p.isidentifier() for p in parts):
+        return
+    for i in range(1, len(parts) + 1):
+        out.add(".".join(parts[:i]))
 
 
 def _extend(out: list[str], seen: set[str], paths: Iterable[str]) -> None:
