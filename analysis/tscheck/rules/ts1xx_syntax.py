@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+
+if TYPE_CHECKING:
+    from tscheck.walk import Dispatch
 
 
 def in_default(ctx: FunctionContext) -> bool:
@@ -17,12 +21,77 @@ def in_default(ctx: FunctionContext) -> bool:
     return len(ctx.ancestors) > 1 and isinstance(ctx.ancestors[1], cst.Parameters)
 
 
+_MODIFIERS = {
+    "torch.jit.export": "export",
+    "torch.jit.ignore": "ignore",
+    "torch.jit.unused": "unused",
+}
+
+
+def kept_in_python(ctx: FunctionContext) -> bool:
+    """True when the outermost jit modifier is ignore/unused (`@ignore` over `@export`):
+    the decorator applied last wins, so TorchScript does not compile the body."""
+    for name in ctx.info.decorators:
+        kind = _MODIFIERS.get(name)
+        if kind is not None:
+            return kind != "export"
+    return False
+
+
 def def_range(ctx: FunctionContext, node: cst.FunctionDef | cst.ClassDef) -> Range:
     """From the `def` / `async def` / `class` keyword to the end of the name."""
     return Range(ctx.range(node).start, ctx.range(node.name).end)
 
 
-class LambdaRule(Rule):
+class FrontendRule(Rule):
+    """A rule for an error of the Python frontend (torch/jit/frontend.py).
+
+    The frontend turns the whole function into a tree before anything is compiled, so it
+    also rejects what sits in the eager-only branch of `if torch.jit.is_scripting():`,
+    which the shared walker skips (right for the C++ compiler's errors, wrong for these).
+    Each frontend rule walks that branch itself, with only its own handlers.
+    """
+
+    _eager_dispatch: Dispatch | None = None
+
+    def visit_If(self, node: cst.If, ctx: FunctionContext) -> None:
+        branch = _eager_branch(node)
+        if not branch:
+            return
+        from tscheck import walk  # not at import time: walk imports the rules' base module
+
+        if self._eager_dispatch is None:
+            self._eager_dispatch = walk.Dispatch([self])
+        errors: list[str] = []
+        ctx.ancestors.append(node)
+        try:
+            for child in branch:
+                walk._visit(child, ctx, self._eager_dispatch, errors)
+        finally:
+            ctx.ancestors.pop()
+            ctx.rule_code = self.code
+        if errors:
+            raise RuntimeError(errors[0])
+
+
+def _eager_branch(node: cst.If) -> Sequence[cst.CSTNode]:
+    """The statements of `if [not] torch.jit.is_scripting():` that only Python runs."""
+    from tscheck.walk import is_scripting_call
+
+    scripting = is_scripting_call(node.test)
+    if scripting is None:
+        return ()
+    if not scripting:
+        return node.body.body
+    orelse = node.orelse
+    if orelse is None:
+        return ()
+    if isinstance(orelse, cst.Else):
+        return orelse.body.body
+    return (orelse,)
+
+
+class LambdaRule(FrontendRule):
     code = "TS101"
     name = "lambda"
     summary = "TorchScript does not support lambda expressions"
@@ -78,7 +147,7 @@ class LambdaRule(Rule):
         ctx.report(node, "TorchScript does not support lambda; use a module-level function")
 
 
-class TryRule(Rule):
+class TryRule(FrontendRule):
     code = "TS102"
     name = "try-statement"
     summary = "TorchScript does not support try/except/finally"
@@ -120,6 +189,22 @@ class TryRule(Rule):
             line=4,
             error="try blocks aren't supported",
         ),
+        # The frontend parses the eager-only branch too: it rejects the `try` there as well.
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor):
+                if not torch.jit.is_scripting():
+                    try:
+                        print(x.numpy())
+                    except RuntimeError:
+                        pass
+                return x
+            """,
+            line=5,
+            error="try blocks aren't supported",
+        ),
     )
 
     def visit_Try(self, node: cst.Try, ctx: FunctionContext) -> None:
@@ -131,7 +216,7 @@ class TryRule(Rule):
         ctx.report(node, "TorchScript does not support try/except*", range=ctx.head_range(node, 3))
 
 
-class FloorDivAugAssignRule(Rule):
+class FloorDivAugAssignRule(FrontendRule):
     code = "TS120"
     name = "unsupported-augmented-assignment"
     summary = "TorchScript does not support `//=` or `@=`"
@@ -201,7 +286,7 @@ class FloorDivAugAssignRule(Rule):
         )
 
 
-class NestedDefRule(Rule):
+class NestedDefRule(FrontendRule):
     code = "TS103"
     name = "nested-function"
     summary = "TorchScript does not support functions defined inside compiled functions"
@@ -268,7 +353,7 @@ class NestedDefRule(Rule):
         )
 
 
-class NestedClassRule(Rule):
+class NestedClassRule(FrontendRule):
     code = "TS104"
     name = "nested-class"
     summary = "TorchScript does not support classes defined inside compiled functions"
@@ -320,7 +405,7 @@ class NestedClassRule(Rule):
         )
 
 
-class ImportInFunctionRule(Rule):
+class ImportInFunctionRule(FrontendRule):
     code = "TS105"
     name = "import-in-function"
     summary = "TorchScript does not support import statements inside compiled functions"
@@ -388,7 +473,7 @@ class ImportInFunctionRule(Rule):
         )
 
 
-class GlobalStatementRule(Rule):
+class GlobalStatementRule(FrontendRule):
     code = "TS106"
     name = "global-statement"
     summary = "TorchScript does not support `global` or `nonlocal`"
@@ -484,7 +569,7 @@ def _statements_in(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         yield from _statements_in(child)
 
 
-class YieldRule(Rule):
+class YieldRule(FrontendRule):
     code = "TS107"
     name = "generator-function"
     summary = "TorchScript does not support `yield` (generator functions)"
@@ -605,7 +690,7 @@ def f(x: torch.Tensor):
 
     def check_function(self, ctx: FunctionContext) -> None:
         node = ctx.node
-        if node.asynchronous is None:
+        if node.asynchronous is None or kept_in_python(ctx):
             return
         fixes = []
         body = ctx.code_for(node.body)
@@ -624,7 +709,7 @@ def f(x: torch.Tensor):
         )
 
 
-class SetRule(Rule):
+class SetRule(FrontendRule):
     code = "TS109"
     name = "set-literal"
     summary = "TorchScript has no set type: set literals and set comprehensions fail"
@@ -696,7 +781,7 @@ class SetRule(Rule):
         )
 
 
-class ComprehensionRule(Rule):
+class ComprehensionRule(FrontendRule):
     code = "TS110"
     name = "comprehension-filter-or-nested-loop"
     summary = "TorchScript comprehensions take one `for` and no `if`"
@@ -803,7 +888,7 @@ class ComprehensionRule(Rule):
         )
 
 
-class FStringFormatRule(Rule):
+class FStringFormatRule(FrontendRule):
     code = "TS111"
     name = "fstring-format-spec"
     summary = "TorchScript f-strings take no format spec (`:.2f`) or conversion (`!r`)"
@@ -910,7 +995,7 @@ def _without_conversion(part: cst.FormattedStringExpression, ctx: FunctionContex
     )
 
 
-class WalrusRule(Rule):
+class WalrusRule(FrontendRule):
     code = "TS112"
     name = "walrus-operator"
     summary = "TorchScript does not support assignment expressions (`:=`)"
@@ -1139,6 +1224,22 @@ class StarredNonTupleRule(Rule):
                 return g(xs[0], xs[1]) + len(xs + [1]) + len(rest)
             """
         ),
+        # The C++ compiler never sees the eager-only branch (the frontend does: see TS102).
+        ex(
+            """
+            from typing import List
+
+            import torch
+
+            def g(a: int, b: int):
+                return a + b
+
+            def f(xs: List[int]):
+                if not torch.jit.is_scripting():
+                    return g(*xs)
+                return 0
+            """
+        ),
     )
     INVALID = (
         ex(
@@ -1274,7 +1375,7 @@ def _is_target(container: cst.CSTNode, holder: cst.CSTNode | None) -> bool:
     return False
 
 
-class DoubleStarExpansionRule(Rule):
+class DoubleStarExpansionRule(FrontendRule):
     code = "TS114"
     name = "double-star-expansion"
     summary = "TorchScript does not support `**` expansion in calls or dict literals"
@@ -1352,7 +1453,7 @@ class DoubleStarExpansionRule(Rule):
         )
 
 
-class LoopElseRule(Rule):
+class LoopElseRule(FrontendRule):
     code = "TS115"
     name = "loop-else"
     summary = "TorchScript does not support `else` on `for` or `while` loops"
@@ -1431,7 +1532,7 @@ class LoopElseRule(Rule):
         )
 
 
-class UnaryPlusRule(Rule):
+class UnaryPlusRule(FrontendRule):
     code = "TS116"
     name = "unary-plus"
     summary = "TorchScript does not support unary `+`"
@@ -1498,7 +1599,7 @@ def f(x: torch.Tensor):
         )
 
 
-class BareAnnotationRule(Rule):
+class BareAnnotationRule(FrontendRule):
     code = "TS117"
     name = "annotation-without-value"
     summary = "TorchScript does not support a variable annotation without a value (`y: int`)"
@@ -1716,7 +1817,8 @@ def f(x: torch.Tensor, scale: float = 2.0):
     )
 
     def check_function(self, ctx: FunctionContext) -> None:
-        self._check(ctx, ignored=False)
+        if not kept_in_python(ctx):
+            self._check(ctx, ignored=False)
 
     def check_signature(self, ctx: FunctionContext) -> None:
         owner = ctx.owner
@@ -1774,7 +1876,7 @@ def _remove_bare_star(ctx: FunctionContext) -> Fix | None:
     return Fix("Remove the `*` (make the parameters ordinary)", (ctx.replace(star, ""),))
 
 
-class MatchStatementRule(Rule):
+class MatchStatementRule(FrontendRule):
     code = "TS119"
     name = "match-statement"
     summary = "TorchScript does not support `match` statements"
@@ -1824,7 +1926,7 @@ class MatchStatementRule(Rule):
 _reported_names: weakref.WeakKeyDictionary[FunctionContext, set[str]] = weakref.WeakKeyDictionary()
 
 
-class ReservedJitNameRule(Rule):
+class ReservedJitNameRule(FrontendRule):
     code = "TS121"
     name = "reserved-jit-name"
     summary = "Names starting with `__jit` are reserved in compiled code"
@@ -1894,7 +1996,7 @@ class ReservedJitNameRule(Rule):
         )
 
 
-class BytesLiteralRule(Rule):
+class BytesLiteralRule(FrontendRule):
     code = "TS122"
     name = "bytes-literal"
     summary = "TorchScript has no bytes type"
@@ -2027,6 +2129,8 @@ class MutableDefaultRule(Rule):
     )
 
     def check_function(self, ctx: FunctionContext) -> None:
+        if kept_in_python(ctx):
+            return
         params = ctx.node.params
         for param in params.params:
             default = param.default
@@ -2057,7 +2161,7 @@ def _mutable_kind(default: cst.BaseExpression, ctx: FunctionContext) -> str | No
     return None
 
 
-class AnnotatedAttributeRule(Rule):
+class AnnotatedAttributeRule(FrontendRule):
     code = "TS124"
     name = "attribute-annotation-outside-init"
     summary = "Attribute annotations (`self.x: T = ...`) are allowed only in `__init__`"
@@ -2188,79 +2292,7 @@ class M(nn.Module):
         )
 
 
-class TupleFromListRule(Rule):
-    code = "TS125"
-    name = "tuple-from-list"
-    summary = "`tuple()` of a list, generator, string or Tensor cannot be compiled"
-    family = Family.UNSUPPORTED_CONSTRUCTS
-    CATALOG = ("tuple_from_generator",)
-    explanation = """
-    **What it does.** Flags `tuple(value)` when `value` is provably a list (a literal, a
-    comprehension, a generator expression, a name bound only to lists), a dict, a string
-    or a Tensor.
-
-    **Why it fails.** A TorchScript tuple's length is part of its type, so it must be known
-    at compile time: `cannot statically infer the expected size of a list in this context`
-    (`str cannot be used as a tuple`, ...).
-
-    **How to fix.** Keep the list, or build the tuple from items you can count:
-    `(xs[0], xs[1])`.
-    """
-    VALID = (
-        ex(
-            """
-            from typing import List, Tuple
-
-            def f(xs: List[int], t: Tuple[int, int]):
-                ys = [v + 1 for v in xs]
-                return (ys[0], ys[1]), tuple(t)
-            """
-        ),
-    )
-    INVALID = (
-        ex(
-            """
-            from typing import List
-
-            def f(xs: List[int]):
-                return tuple(v + 1 for v in xs)
-            """,
-            line=4,
-            error="cannot statically infer the expected size of a list",
-        ),
-        ex(
-            """
-            from typing import List, Tuple
-
-            def f(xs: List[int]):
-                t: Tuple[int, int] = tuple(xs)
-                return t
-            """,
-            line=4,
-            error="cannot statically infer the expected size of a list",
-        ),
-    )
-
-    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
-        func = node.func
-        if not isinstance(func, cst.Name) or func.value != "tuple" or len(node.args) != 1:
-            return
-        arg = node.args[0]
-        if arg.star or arg.keyword is not None or in_default(ctx):
-            return
-        if ctx.resolve("tuple") != "tuple":
-            return  # shadowed by a definition in this file
-        kind = value_kind(arg.value, ctx)
-        if kind is None:
-            return
-        ctx.report(
-            node,
-            f"TorchScript cannot turn a {kind} into a tuple: a tuple's length must be known at "
-            "compile time; keep the list, or build the tuple from its items (`(xs[0], xs[1])`)",
-        )
-
-
-class BareRaiseRule(Rule):
+class BareRaiseRule(FrontendRule):
     code = "TS126"
     name = "bare-raise"
     summary = "TorchScript does not support a bare `raise`"
@@ -2357,7 +2389,22 @@ def f(x: torch.Tensor, y: int):
 
     def check_function(self, ctx: FunctionContext) -> None:
         params = ctx.node.params
-        if not params.posonly_params:
+        if not params.posonly_params or kept_in_python(ctx):
+            return
+        slash = params.posonly_ind
+        fixes = []
+        if isinstance(slash, cst.ParamSlash):
+            fixes.append(Fix("Remove the `/`", (ctx.replace(slash, ""),)))
+        if _is_method(ctx) and not params.params and not params.kwonly_params:
+            # Every parameter, `self` included, is dropped: the compiler stops at the def.
+            ctx.report(
+                ctx.node,
+                f"`{ctx.info.name}` declares all its parameters, `self` included, "
+                "positional-only (before `/`); TorchScript drops such parameters and then "
+                "finds no `self`; remove the `/`",
+                fixes=fixes,
+                range=def_range(ctx, ctx.node),
+            )
             return
         names = {p.name.value for p in params.posonly_params}
         bound = _BindingCollector(ctx)
@@ -2369,10 +2416,6 @@ def f(x: torch.Tensor, y: int):
         ctx.node.body.visit(finder)
         if finder.first is None:
             return
-        slash = params.posonly_ind
-        fixes = []
-        if isinstance(slash, cst.ParamSlash):
-            fixes.append(Fix("Remove the `/`", (ctx.replace(slash, ""),)))
         name = finder.first.value
         ctx.report(
             finder.first,
@@ -2380,6 +2423,10 @@ def f(x: torch.Tensor, y: int):
             f"parameters, so `{name}` is undefined here; remove the `/`",
             fixes=fixes,
         )
+
+
+def _is_method(ctx: FunctionContext) -> bool:
+    return ctx.owner is not None and not ctx.info.is_staticmethod
 
 
 class _FirstUse(cst.CSTVisitor):
@@ -2621,7 +2668,6 @@ RULES: tuple[type[Rule], ...] = (
     BytesLiteralRule,
     MutableDefaultRule,
     AnnotatedAttributeRule,
-    TupleFromListRule,
     BareRaiseRule,
     PositionalOnlyRule,
     EllipsisValueRule,
