@@ -322,6 +322,9 @@ class FileFacts:
     definitions: frozenset[str]
     # Module-level names bound only by assignments of plain data, with a description.
     data_globals: dict[str, str]
+    # Module-level names bound only to results of Python-only calls (`logging.getLogger(...)`),
+    # with the call as written: their methods cannot be called from compiled code.
+    python_objects: dict[str, str]
     tree: ast.Module | None
 
 
@@ -349,17 +352,34 @@ def _compute_facts(summary: FileSummary, text: str, ctx: FunctionContext) -> Fil
         tree: ast.Module | None = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         tree = None
+    qualify: Qualify = lambda d: ctx.project.qualify(summary, d)  # noqa: E731
     data: dict[str, str] = {}
+    objects: dict[str, str] = {}
     spoiled: set[str] = set()
     if tree is not None and summary.global_names:
         for name, value in _module_assignments(tree.body):
-            kind = data_kind(value, imports, lambda d: ctx.project.qualify(summary, d))
-            if kind is None:
+            kind = data_kind(value, imports, qualify)
+            callee = _python_only_callee(value, imports, qualify)
+            if kind is not None:
+                data.setdefault(name, kind)
+            elif callee:
+                objects.setdefault(name, callee)
+            else:
                 spoiled.add(name)
-            elif name not in data:
-                data[name] = kind
-    data = {k: v for k, v in data.items() if k not in spoiled and k not in definitions}
-    return FileFacts(imports, frozenset(definitions), data, tree)
+    spoiled |= definitions | (set(data) & set(objects))
+    data = {k: v for k, v in data.items() if k not in spoiled}
+    objects = {k: v for k, v in objects.items() if k not in spoiled}
+    return FileFacts(imports, frozenset(definitions), data, objects, tree)
+
+
+def _python_only_callee(value: ast.expr | None, imports: dict[str, str], qualify: Qualify) -> str:
+    """`logging.getLogger` for `logging.getLogger(__name__)`: a call into a Python-only module."""
+    if not isinstance(value, ast.Call):
+        return ""
+    name = _ast_dotted(value.func)
+    if not name or name.split(".", 1)[0] not in imports:
+        return ""
+    return name if module_call_kind(qualify(name)) == "python" else ""
 
 
 def _module_assignments(body: list[ast.stmt]) -> Iterator[tuple[str, ast.expr | None]]:
@@ -535,7 +555,8 @@ def resolve_call(func: cst.BaseExpression, ctx: FunctionContext) -> str:
 class PythonOnlyCall:
     """A call that can only ever run in Python (I/O, numpy, the interpreter's own state).
 
-    kind: "module" (numpy, time, os, ...), "builtin" (open, eval, setattr, ...),
+    kind: "module" (numpy, time, os, ...), "object" (a method of a module-level
+    `logging.getLogger(...)` and the like), "builtin" (open, eval, setattr, ...),
     "numpy" (`tensor.numpy()`), "print" (`print(..., file=...)`).
     """
 
@@ -564,7 +585,25 @@ def python_only_call(node: cst.Call, ctx: FunctionContext) -> PythonOnlyCall | N
     qualified = resolve_call(func, ctx)
     if qualified and module_call_kind(qualified) == "python":
         return PythonOnlyCall("module", ctx.code_for(func), func)
+    if python_object_call(func, ctx):
+        return PythonOnlyCall("object", ctx.code_for(func), func)
     return None
+
+
+def python_object_call(func: cst.BaseExpression, ctx: FunctionContext) -> str:
+    """For `logger.info` where `logger = logging.getLogger(...)` at module level: the call
+    that made the object (`logging.getLogger`), else ""."""
+    if not isinstance(func, cst.Attribute):
+        return ""
+    head = func.value
+    while isinstance(head, cst.Attribute):
+        head = head.value
+    if not isinstance(head, cst.Name) or head.value not in ctx.summary.global_names:
+        return ""
+    made_by = file_facts(ctx).python_objects.get(head.value, "")
+    if made_by and head.value in local_names(ctx.node).all:
+        return ""
+    return made_by
 
 
 def _print_file_arg(node: cst.Call) -> cst.Arg | None:

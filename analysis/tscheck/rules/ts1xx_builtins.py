@@ -25,6 +25,7 @@ from tscheck.rules.python_only import (
     module_call_kind,
     numpy_method_receiver,
     project_defines_method,
+    python_object_call,
     resolve_call,
 )
 
@@ -151,7 +152,7 @@ class PythonModuleCallRule(Rule):
 
             def f(x: torch.Tensor, n: int):
                 if n > sys.maxsize:
-                    warnings.warn("too large")
+                    warnings.warn("too large", stacklevel=2)
                 return x * math.pi + math.sqrt(float(n)) + torch.zeros(3)
             """
         ),
@@ -209,6 +210,33 @@ class PythonModuleCallRule(Rule):
             line=4,
             error="Python builtin <built-in function log2> is currently not supported",
         ),
+        ex(
+            """
+            import logging
+
+            import torch
+
+            logger = logging.getLogger(__name__)
+
+            def f(x: torch.Tensor):
+                logger.info("forward")
+                return x
+            """,
+            line=8,
+            error="attribute lookup is not defined on python value of type 'Logger'",
+        ),
+        ex(
+            """
+            import warnings
+
+            def f(x: int):
+                if x < 0:
+                    warnings.warn("negative", DeprecationWarning)
+                return x
+            """,
+            line=5,
+            error="Python exception cannot be used as a value",
+        ),
     )
     CATALOG = ("numpy_function_call", "random_module", "time_module", "os_path_join")
 
@@ -218,6 +246,10 @@ class PythonModuleCallRule(Rule):
             return
         qualified = resolve_call(func, ctx)
         if not qualified:
+            self._object_call(func, ctx)
+            return
+        if qualified == "warnings.warn":
+            self._warn_category(node, ctx)
             return
         kind = module_call_kind(qualified)
         if kind is None or (kind == "python" and not ctx.compiled.entry):
@@ -234,6 +266,38 @@ class PythonModuleCallRule(Rule):
             hint = _MODULE_HINTS.get(head, "do this work outside the scripted model")
             message = f"`{shown}` calls into `{head}`, which TorchScript cannot compile; {hint}"
         ctx.report(func, message)
+
+    @staticmethod
+    def _object_call(func: cst.Name | cst.Attribute, ctx: FunctionContext) -> None:
+        """`logger.info(...)` where `logger = logging.getLogger(...)` at module level."""
+        if not ctx.compiled.entry:
+            return  # TS330's in a helper
+        made_by = python_object_call(func, ctx)
+        if not made_by:
+            return
+        shown = ctx.code_for(func)
+        owner = shown.split(".", 1)[0]
+        hint = _MODULE_HINTS.get(made_by.split(".", 1)[0], "do this work outside the model")
+        ctx.report(
+            func,
+            f"`{shown}` calls a method of `{owner}`, a `{made_by}(...)` object that TorchScript "
+            f"cannot use; {hint}",
+        )
+
+    @staticmethod
+    def _warn_category(node: cst.Call, ctx: FunctionContext) -> None:
+        """TorchScript's `warnings.warn(str message, int stacklevel=2)` has no category."""
+        category = _keyword(node, "category")
+        if category is None:
+            positional = _positional(node)
+            if len(positional) < 2 or isinstance(positional[1].value, cst.Integer):
+                return
+            category = positional[1]
+        ctx.report(
+            category.value,
+            "TorchScript's `warnings.warn` takes only the message (and `stacklevel=`); drop the "
+            "warning category",
+        )
 
 
 # -- TS131 -----------------------------------------------------------------------------------
