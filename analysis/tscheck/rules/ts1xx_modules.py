@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -2139,6 +2139,1095 @@ class ModuleContainerMutationRule(Rule):
         )
 
 
+# == TS170 constructing a module in compiled code =============================================
+
+
+class ModuleConstructionRule(Rule):
+    code = "TS170"
+    name = "module-constructed-in-compiled-code"
+    summary = "nn.Module classes (and nn.Parameter) cannot be instantiated in compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags calls that construct an nn.Module (`nn.Linear(2, 2)`,
+    `nn.ReLU()`, a project module class) or an `nn.Parameter` inside compiled code.
+
+    **Why it fails.** A scripted module's submodules and parameters are fixed when it is
+    compiled; compiled code cannot create new ones: `Cannot instantiate class 'Linear' in a
+    script function`.
+
+    **How to fix.** Create the module in `__init__` (`self.act = nn.ReLU()`) and call
+    `self.act(x)`, or use the functional form (`F.relu(x)`, `F.linear(x, w, b)`).
+    """
+    CATALOG = ("construct_nn_module_in_forward",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.act = nn.ReLU()
+                    self.w = nn.Parameter(torch.ones(2, 2))
+
+                def forward(self, x: torch.Tensor):
+                    nn.init.zeros_(x)
+                    return self.act(x) + F.linear(x, self.w)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            def f(x: torch.Tensor):
+                return nn.Linear(2, 2)(x)
+            """,
+            line=5,
+            error="Cannot instantiate class 'Linear' in a script function",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Block(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    w = nn.Parameter(x)
+                    return Block()(w)
+            """,
+            line=10,
+            error="Cannot instantiate class 'Parameter' in a script function",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        name = dotted(node.func)
+        if not name or not name.rpartition(".")[2][:1].isupper():
+            return
+        qualified = ctx.resolve(name)
+        if not (_is_torch_nn_class(qualified) or _is_module_class(ctx.project, qualified)):
+            return
+        short = name.rpartition(".")[2]
+        if short in ("Parameter", "Buffer"):
+            advice = f"create it in __init__ (`self.w = {name}(...)`)"
+        else:
+            advice = f"create it in __init__ (`self.m = {name}(...)`) and call `self.m(...)` here"
+        ctx.report(
+            node.func,
+            f"TorchScript cannot instantiate `{name}` in compiled code; {advice}",
+        )
+
+
+# == TS171 / TS172 / TS173 / TS174 attribute assignments ======================================
+
+
+def _assigned_attrs(
+    ctx: FunctionContext, node: cst.Assign | cst.AugAssign
+) -> Iterator[tuple[str, cst.CSTNode]]:
+    """(attribute, node to report) for each `self.X` the statement writes."""
+    self_name = _self_name(ctx)
+    if self_name is None:
+        return
+    if isinstance(node, cst.AugAssign):
+        name = _self_attr(node.target, self_name)
+        if name is not None:
+            yield name, node
+        return
+    for target in node.targets:
+        name = _self_attr(target.target, self_name)
+        if name is not None:
+            # A single target: the compiler points at the whole statement.
+            yield name, node if len(node.targets) == 1 else target.target
+            continue
+        if isinstance(target.target, (cst.Tuple, cst.List)):
+            for el in target.target.elements:
+                name = _self_attr(el.value, self_name)
+                if name is not None:
+                    yield name, el.value
+
+
+def _function_lines(ctx: FunctionContext) -> set[int]:
+    info = ctx.compiled.info
+    return set(range(info.first_line, info.end_line + 1))
+
+
+class NewAttributeRule(Rule):
+    code = "TS171"
+    name = "new-attribute-in-compiled-code"
+    summary = "Compiled code cannot create a module attribute that __init__ never set"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.X = ...` (and `self.X += ...`) in compiled module code
+    when no `__init__` in the class hierarchy assigns `self.X`.
+
+    **Why it fails.** A scripted module's attributes and their types are fixed when it is
+    compiled, from the attributes the instance has after `__init__`: `Tried to set
+    nonexistent attribute: X. Did you forget to initialize it in __init__()?`. A class-level
+    annotation (`cache: torch.Tensor`) alone does not create the attribute.
+
+    **How to fix.** Initialise it in `__init__` with a value of the right type
+    (`self.cache = torch.zeros(1)`), or `None` with a class-level annotation
+    (`cache: Optional[torch.Tensor]`).
+    """
+    CATALOG = ("new_attribute_in_forward",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.cache = torch.zeros(1)
+                    self.count = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.cache = x
+                    self.count += 1
+                    self.training = False
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    self.cache = x
+                    return x
+            """,
+            line=6,
+            error="Tried to set nonexistent attribute: cache",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.k = 1
+
+                def reset(self):
+                    self.steps = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.reset()
+                    return x * self.k
+            """,
+            line=10,
+            error="Tried to set nonexistent attribute: steps",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    self.count += 1
+                    return x
+            """,
+            line=6,
+            error="Module 'M' has no attribute 'count'",
+        ),
+    )
+
+    def visit_Assign(self, node: cst.Assign, ctx: FunctionContext) -> None:
+        self._check(node, ctx)
+
+    def visit_AugAssign(self, node: cst.AugAssign, ctx: FunctionContext) -> None:
+        self._check(node, ctx)
+
+    def _check(self, node: cst.Assign | cst.AugAssign, ctx: FunctionContext) -> None:
+        for name, where in _assigned_attrs(ctx, node):
+            facts = _facts(ctx)
+            if facts is None or not facts.module or facts.defined_by_init(name):
+                return
+            if name in facts.methods or facts.declared_constant(name):
+                continue
+            if not (facts.closed and facts.in_file(ctx.summary.path)):
+                return
+            if not _only_written_in(ctx, facts, name, _function_lines(ctx)):
+                continue
+            owner = facts.classes[0][1].name
+            extra = (
+                " (a class attribute is not a module attribute)"
+                if (name in facts.class_attrs)
+                else ""
+            )
+            ctx.report(
+                where,
+                f"`self.{name}` is not set in {owner}.__init__{extra}, so compiled code "
+                f"cannot assign it; initialise it in __init__",
+            )
+
+
+class FinalReassignedRule(Rule):
+    code = "TS172"
+    name = "final-attribute-reassigned"
+    summary = "A Final / __constants__ attribute cannot be assigned in compiled code"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.X = ...` in compiled module code when `X` is annotated
+    `Final` in the class body or listed in `__constants__`.
+
+    **Why it fails.** Constants are inlined into the compiled code and are not attributes of
+    the scripted module, so there is nothing to assign: `Tried to set nonexistent attribute:
+    X`.
+
+    **How to fix.** If the value must change, make it a plain attribute: drop `Final` (or
+    remove it from `__constants__`) and annotate it with its type (`k: int`).
+    """
+    CATALOG = ("final_attribute_reassigned",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                k: Final[int]
+                n: int
+
+                def __init__(self):
+                    super().__init__()
+                    self.k = 2
+                    self.n = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.n = self.k + 1
+                    return x * self.n
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                k: Final[int]
+
+                def __init__(self):
+                    super().__init__()
+                    self.k = 2
+
+                def forward(self, x: torch.Tensor):
+                    self.k = 3
+                    return x
+            """,
+            line=13,
+            error="Tried to set nonexistent attribute: k",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                __constants__ = ["steps"]
+
+                def __init__(self):
+                    super().__init__()
+                    self.steps = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.steps += 1
+                    return x
+            """,
+            line=12,
+            error="Tried to set nonexistent attribute: steps",
+        ),
+    )
+
+    def visit_Assign(self, node: cst.Assign, ctx: FunctionContext) -> None:
+        self._check(node, ctx)
+
+    def visit_AugAssign(self, node: cst.AugAssign, ctx: FunctionContext) -> None:
+        self._check(node, ctx)
+
+    def _check(self, node: cst.Assign | cst.AugAssign, ctx: FunctionContext) -> None:
+        for name, where in _assigned_attrs(ctx, node):
+            facts = _facts(ctx)
+            if facts is None or not facts.module:
+                return
+            if not facts.declared_constant(name):
+                continue
+            how = "annotated Final" if name in facts.finals else "listed in __constants__"
+            related = tuple(
+                _init_link(i, f"self.{name} is set here") for i in facts.inits.get(name, [])
+            )
+            ctx.report(
+                where,
+                f"`self.{name}` is {how}, so TorchScript inlines it and compiled code cannot "
+                f"assign it; make it a plain attribute if it must change",
+                related=related,
+            )
+
+
+_TENSOR_METHODS = frozenset(
+    {
+        "detach", "clone", "contiguous", "float", "double", "half", "to", "cpu", "cuda",
+        "view", "reshape", "flatten", "squeeze", "unsqueeze", "permute", "transpose", "t",
+        "abs", "exp", "sigmoid", "tanh", "relu", "softmax", "mean", "sum",
+    }
+)  # fmt: skip
+
+
+def _value_type(ctx: FunctionContext, node: cst.BaseExpression) -> str | None:
+    """The TorchScript type a value certainly has ("" when non-None but unknown), or None."""
+    scalar = _scalar_type(node)
+    if scalar is not None:
+        return scalar
+    if isinstance(node, (cst.List, cst.ListComp, cst.Dict, cst.DictComp, cst.Tuple)):
+        return ""
+    if isinstance(node, cst.Name):
+        if node.value not in _param_names(ctx) or _reassigned(ctx, node.value):
+            return None
+        annotation = _param_annotation(ctx, node.value)
+        if annotation is None:
+            return "Tensor"  # an unannotated parameter is a Tensor
+        base = _annotation_base(ctx, annotation)
+        if base in ("torch.Tensor", "int", "float", "str", "bool"):
+            return "Tensor" if base == "torch.Tensor" else base
+        if base in ("typing.List", "typing.Dict", "typing.Tuple", "list", "dict", "tuple"):
+            return ""
+        return None
+    if isinstance(node, cst.Call):
+        name = dotted(node.func)
+        if name and ctx.resolve(name).startswith("torch.") and name.count(".") == 1:
+            resolved = ctx.resolve(name)
+            if resolved.rpartition(".")[0] == "torch" and resolved.rpartition(".")[2].islower():
+                return "Tensor"
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _TENSOR_METHODS:
+            if _value_type(ctx, func.value) == "Tensor":
+                return "Tensor"
+        return None
+    if isinstance(node, cst.BinaryOperation):
+        sides = (_value_type(ctx, node.left), _value_type(ctx, node.right))
+        return "Tensor" if "Tensor" in sides else None
+    return None
+
+
+def _param_names(ctx: FunctionContext) -> set[str]:
+    params = ctx.node.params
+    return {p.name.value for p in [*params.posonly_params, *params.params, *params.kwonly_params]}
+
+
+class NoneAttributeAssignedRule(Rule):
+    code = "TS173"
+    name = "none-attribute-assigned"
+    summary = "An attribute initialised to None without an annotation is typed NoneType"
+    family = Family.TYPE_CHECKING
+    fixable = True
+    explanation = """
+    **What it does.** Flags `self.X = value` in compiled module code when every `__init__`
+    sets `self.X = None`, the class body has no annotation for `X`, and the value is certainly
+    not None (a Tensor parameter, a number, a `torch.*` call, ...).
+
+    **Why it fails.** TorchScript infers the attribute's type from its value when the module
+    is scripted: `None` gives `NoneType`, and nothing else fits: `Wrong type for attribute
+    assignment. Expected NoneType but got Tensor`. An annotation inside `__init__`
+    (`self.cache: Optional[torch.Tensor] = None`) is not read for modules.
+
+    **How to fix.** Annotate the attribute in the class body: `cache: Optional[torch.Tensor]`
+    (the fix adds it). Files with `from __future__ import annotations` cannot use class-level
+    annotations on modules; remove that import.
+    """
+    CATALOG = ("none_attribute_assigned_tensor",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Optional
+
+            class M(nn.Module):
+                cache: Optional[torch.Tensor]
+
+                def __init__(self):
+                    super().__init__()
+                    self.cache = None
+                    self.other = None
+
+                def forward(self, x: torch.Tensor):
+                    self.cache = x
+                    self.other = None
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Optional
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.cache = None
+
+                def forward(self, x: torch.Tensor):
+                    self.cache = x.detach()
+                    return x
+            """,
+            line=11,
+            error="Expected NoneType but got Tensor",
+            fixed="""import torch
+import torch.nn as nn
+from typing import Optional
+
+class M(nn.Module):
+    cache: Optional[torch.Tensor]
+    def __init__(self):
+        super().__init__()
+        self.cache = None
+
+    def forward(self, x: torch.Tensor):
+        self.cache = x.detach()
+        return x
+""",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            import typing
+
+            class M(nn.Module):
+                \"\"\"Counts calls.\"\"\"
+
+                def __init__(self):
+                    super().__init__()
+                    self.calls: typing.Optional[int] = None
+
+                def forward(self, x: torch.Tensor, n: int):
+                    self.calls = n
+                    return x
+            """,
+            line=13,
+            error="Expected NoneType but got int",
+        ),
+    )
+
+    def visit_Assign(self, node: cst.Assign, ctx: FunctionContext) -> None:
+        if len(node.targets) != 1:
+            return
+        name = _self_attr(node.targets[0].target, _self_name(ctx))
+        if name is None:
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name in facts.annotations:
+            return
+        inits = facts.inits.get(name)
+        if not inits or any(i.attr.shape != "none" for i in inits):
+            return
+        if facts.declared_constant(name) or not facts.closed:
+            return
+        kind = _value_type(ctx, node.value)
+        if kind is None or not facts.in_file(ctx.summary.path):
+            return
+        if not _only_written_in(ctx, facts, name, _function_lines(ctx) | _lines(inits)):
+            return
+        shown = _a(kind or "value")
+        spelled = _optional_annotation(ctx, kind)
+        suggestion = f"`{name}: {spelled}`" if spelled else f"`{name}: Optional[...]`"
+        fixes = _annotation_fix(ctx, facts, inits, name, spelled) if spelled else ()
+        related = tuple(_init_link(i, f"self.{name} = None here") for i in inits)
+        ctx.report(
+            node,
+            f"`self.{name}` is None after __init__ and has no class-level annotation, so "
+            f"TorchScript types it NoneType and cannot assign {shown}; annotate it in the "
+            f"class body: {suggestion}",
+            fixes=fixes,
+            related=related,
+        )
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _lines(inits: Sequence[_Init]) -> set[int]:
+    return {i.attr.line for i in inits}
+
+
+def _optional_annotation(ctx: FunctionContext, kind: str) -> str | None:
+    """`Optional[torch.Tensor]` as this file can spell it without new imports."""
+    if not kind:
+        return None
+    optional = _local_name(ctx, "typing.Optional")
+    if optional is None:
+        return None
+    inner = kind
+    if kind == "Tensor":
+        tensor = _local_name(ctx, "torch.Tensor")
+        if tensor is None:
+            return None
+        inner = tensor
+    return f"{optional}[{inner}]"
+
+
+def _annotation_fix(
+    ctx: FunctionContext, facts: _Facts, inits: Sequence[_Init], name: str, annotation: str
+) -> tuple[Fix, ...]:
+    """Insert `name: annotation` at the top of the class body (after a docstring)."""
+    summary, cls = facts.classes[0]
+    if _future_annotations(ctx.summary) or any(i.cls is not cls for i in inits):
+        return ()
+    class_src = _class_source(ctx, summary, cls)
+    if class_src is None:
+        return ()
+    body = list(_class_body(class_src))
+    if not body:
+        return ()
+    first = body[0]
+    if _is_docstring(first) and len(body) > 1:
+        first = body[1]
+    line = _range(ctx, class_src, first).start.line
+    indent = _indent_of(ctx, line)
+    edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}{name}: {annotation}\n")
+    return (Fix(f"Annotate `{name}: {annotation}` in the class body", (edit,)),)
+
+
+def _is_docstring(stmt: cst.CSTNode) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
+class AttributeTypeChangeRule(Rule):
+    code = "TS174"
+    name = "attribute-type-changed"
+    summary = "Compiled code assigns a module attribute a literal of another type"
+    family = Family.TYPE_CHECKING
+    explanation = """
+    **What it does.** Flags `self.X = <literal>` in compiled module code when `__init__` sets
+    `X` to a literal of a different type (`self.count = 0` in `__init__`, `self.count = 1.5`
+    in `forward`) and the class body does not annotate `X`.
+
+    **Why it fails.** The attribute's type is inferred from its `__init__` value and fixed:
+    `Wrong type for attribute assignment. Expected int but got float`. TorchScript does not
+    convert between int, float and bool here.
+
+    **How to fix.** Initialise it with the type it will hold (`self.count = 0.0`), or annotate
+    it in the class body (`count: float`).
+    """
+    CATALOG = ("attribute_type_change_in_forward",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.count = 0.0
+                    self.flag = False
+
+                def forward(self, x: torch.Tensor):
+                    self.count = 1.5
+                    self.flag = True
+                    return x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.count = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.count = 1.5
+                    return x
+            """,
+            line=10,
+            error="Expected int but got float",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.scale = 1.0
+
+                def forward(self, x: torch.Tensor):
+                    self.scale = 2
+                    return x * self.scale
+            """,
+            line=10,
+            error="Expected float but got int",
+        ),
+    )
+
+    def visit_Assign(self, node: cst.Assign, ctx: FunctionContext) -> None:
+        if len(node.targets) != 1:
+            return
+        new = _scalar_type(node.value)
+        if new is None:
+            return
+        name = _self_attr(node.targets[0].target, _self_name(ctx))
+        if name is None:
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module or name in facts.annotations:
+            return
+        inits = facts.inits.get(name)
+        if not inits or any(i.attr.shape != "const" for i in inits):
+            return
+        if facts.declared_constant(name) or not facts.closed:
+            return
+        if not facts.in_file(ctx.summary.path):
+            return
+        old = {_scalar_type(v) if v is not None else None for v in map(_expr_of(ctx), inits)}
+        if len(old) != 1:
+            return
+        before = old.pop()
+        if before is None or before == new:
+            return
+        if not _only_written_in(ctx, facts, name, _function_lines(ctx) | _lines(inits)):
+            return
+        related = tuple(_init_link(i, f"self.{name} starts as {before} here") for i in inits)
+        ctx.report(
+            node,
+            f"`self.{name}` is typed {before} from its __init__ value, so it cannot be "
+            f"assigned {_a(new)}; initialise it as {_a(new)} or annotate it in the class body",
+            related=related,
+        )
+
+
+def _expr_of(ctx: FunctionContext) -> Callable[[_Init], cst.BaseExpression | None]:
+    return lambda init: _expr(_init_value(ctx, init))
+
+
+# == TS175 super() ===========================================================================
+
+
+class SuperCallRule(Rule):
+    code = "TS175"
+    name = "super-call"
+    summary = "TorchScript does not support super() or calling a base class method directly"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    explanation = """
+    **What it does.** Flags `super().method(...)` / `super(Cls, self).method(...)` and
+    `Base.method(self, ...)` in compiled code (module methods and TorchScript classes).
+
+    **Why it fails.** TorchScript has no `super`: it is looked up as an unknown value, and the
+    call fails with `'Tensor' object has no attribute or method 'forward'` (or
+    `Python type cannot be used as a value`, `attribute lookup is not defined on python
+    value of type 'type'`).
+
+    **How to fix.** Give the base class's logic its own method name (`def _base_forward(self,
+    x)` in the base, with the base's `forward` calling it) and call `self._base_forward(x)`;
+    for torch layers call the functional form (`F.linear(x, self.weight, self.bias)`). In a
+    TorchScript class, drop `super().__init__()` (the fix does this when the class has no
+    base).
+    """
+    CATALOG = ("super_forward_call", "script_class_super_init")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Base(nn.Module):
+                def _base_forward(self, x: torch.Tensor):
+                    return x + 1
+
+                def forward(self, x: torch.Tensor):
+                    return self._base_forward(x)
+
+            class M(Base):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+
+                def forward(self, x: torch.Tensor):
+                    y = F.linear(x, self.lin.weight, self.lin.bias)
+                    return self._base_forward(y) * 2
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Linear):
+                def __init__(self):
+                    super().__init__(2, 2)
+
+                def forward(self, x: torch.Tensor):
+                    return super().forward(x) * 2
+            """,
+            line=9,
+            error="'Tensor' object has no attribute or method 'forward'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+            class M(Base):
+                def forward(self, x: torch.Tensor):
+                    return Base.forward(self, x) * 2
+            """,
+            line=10,
+            error="attribute lookup is not defined on python value of type 'type'",
+        ),
+        ex(
+            """
+            class Box:
+                def __init__(self, v: int):
+                    super().__init__()
+                    self.v = v
+
+            def f(x: int):
+                return Box(x).v
+            """,
+            line=3,
+            error="'Tensor' object has no attribute or method '__init__'",
+            fixed="""class Box:
+    def __init__(self, v: int):
+        self.v = v
+
+def f(x: int):
+    return Box(x).v
+""",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        receiver = func.value
+        method = func.attr.value
+        if isinstance(receiver, cst.Call) and _builtin_call(ctx, receiver, "super"):
+            fixes = _drop_super_init(ctx, node, method)
+            ctx.report(
+                node,
+                f"TorchScript does not support super(); {self._advice(ctx, method)}",
+                fixes=fixes,
+            )
+            return
+        self_name = _self_name(ctx)
+        if self_name is None or not node.args:
+            return
+        first = node.args[0].value
+        if not (isinstance(first, cst.Name) and first.value == self_name):
+            return
+        base = dotted(receiver)
+        if not base:
+            return
+        qualified = ctx.resolve(base)
+        if ctx.project.lookup_class(qualified) is None and not _is_torch_nn_class(qualified):
+            return
+        ctx.report(
+            node,
+            f"TorchScript cannot call `{base}.{method}(self, ...)` (a class is not a value in "
+            f"compiled code); {self._advice(ctx, method)}",
+        )
+
+    @staticmethod
+    def _advice(ctx: FunctionContext, method: str) -> str:
+        if method == "__init__":
+            return "remove the call: a TorchScript class has no base to initialise"
+        return (
+            f"move the base class's `{method}` logic into a method with its own name and "
+            f"call that through self"
+        )
+
+
+def _drop_super_init(ctx: FunctionContext, node: cst.Call, method: str) -> tuple[Fix, ...]:
+    """Delete `super().__init__()` from a TorchScript class that has no base class."""
+    owner = ctx.compiled.owner
+    if method != "__init__" or owner is None or ctx.compiled.info.name != "__init__":
+        return ()
+    if node.args or (owner.bases and owner.bases != ("object",)):
+        return ()
+    facts = _facts(ctx)
+    if facts is not None and facts.module:
+        return ()
+    expr, line_node, block = ctx.parent(1), ctx.parent(2), ctx.parent(3)
+    if not (
+        isinstance(expr, cst.Expr)
+        and isinstance(line_node, cst.SimpleStatementLine)
+        and len(line_node.body) == 1
+        and isinstance(block, cst.IndentedBlock)
+        and len(block.body) > 1
+    ):
+        return ()
+    line = ctx.range(line_node).start.line
+    edit = TextEdit(Range.of(line, 0, line + 1, 0), "")
+    return (Fix("Remove `super().__init__()`", (edit,)),)
+
+
+# == TS176 __dict__ / __class__ ================================================================
+
+
+class ModuleIntrospectionRule(Rule):
+    code = "TS176"
+    name = "module-introspection"
+    summary = "`self.__dict__` and `self.__class__` are not available in compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags `self.__dict__` and `self.__class__` (also on a submodule,
+    `self.sub.__dict__`) in compiled code.
+
+    **Why it fails.** A scripted module is not a Python object with a `__dict__`: `Module 'M'
+    has no attribute '__dict__'`. `self.__class__` crashes the frontend with an error that
+    has no source location (`type object 'type' has no attribute '__globals__'`).
+
+    **How to fix.** Read attributes by name. For the class name, use a constant
+    (`name: Final = "M"`) or a string literal.
+    """
+    CATALOG = ("module_method_uses_self_dict", "self_class_name")
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                kind: Final = "M"
+
+                def forward(self, x: torch.Tensor):
+                    return self.kind
+
+                @torch.jit.unused
+                def describe(self) -> str:
+                    return self.__class__.__name__ + str(len(self.__dict__))
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + len(self.__dict__)
+            """,
+            line=6,
+            error="Module 'M' has no attribute '__dict__'",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return self.__class__.__name__
+            """,
+            line=6,
+            error="has no attribute '__globals__'",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        special = node.attr.value
+        if special not in ("__dict__", "__class__"):
+            return
+        self_name = _self_name(ctx)
+        value = node.value
+        facts = _facts(ctx)
+        if facts is None:
+            return
+        if isinstance(value, cst.Name) and value.value == self_name:
+            if not facts.module and special == "__class__":
+                return  # only checked on modules
+        else:
+            sub = _self_attr(value, self_name)
+            if sub is None or not facts.module or facts.submodule_class(sub) is None:
+                return
+        shown = ctx.code_for(node)
+        advice = (
+            "read attributes by name instead"
+            if special == "__dict__"
+            else "use a string constant (`name: Final = ...`) instead"
+        )
+        ctx.report(node, f"`{shown}` is not available in compiled code; {advice}")
+
+
+# == TS177 the nn.Module API =================================================================
+
+_PYTHON_ONLY_API = frozenset(
+    {
+        "parameters", "named_parameters", "buffers", "state_dict", "load_state_dict",
+        "train", "eval", "to", "cpu", "cuda", "xpu", "float", "double", "half", "bfloat16",
+        "type", "share_memory", "zero_grad", "requires_grad_", "register_buffer",
+        "register_parameter", "add_module", "register_module", "register_forward_hook",
+        "register_forward_pre_hook", "register_full_backward_hook", "apply",
+        "get_submodule", "get_parameter", "get_buffer",
+    }
+)  # fmt: skip
+
+
+class ModuleApiCallRule(Rule):
+    code = "TS177"
+    name = "nn-module-api-call"
+    summary = "This nn.Module method is Python-only and cannot be called from compiled code"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags calls of nn.Module methods that TorchScript cannot compile, on
+    `self` or on a submodule: `parameters()`, `named_parameters()`, `buffers()`,
+    `state_dict()`, `train()`, `eval()`, `to()`, `cuda()`, `float()`, `zero_grad()`,
+    `register_buffer()`, `apply()`, `get_submodule()`, and similar.
+
+    **Why it fails.** TorchScript compiles these methods from torch's own source, which uses
+    generators, lambdas, `*args` and annotations it does not support; the error points into
+    `torch/nn/modules/module.py` (`Yield aren't supported`, `Unknown type name 'Self'`, ...).
+    `modules()`, `children()`, `named_children()`, `named_modules()` and `named_buffers()`
+    do compile.
+
+    **How to fix.** Call these methods from Python before or after scripting, or in a method
+    marked `@torch.jit.unused`. Read parameters directly (`self.lin.weight`) and use
+    `self.training` for the mode.
+    """
+    CATALOG = ("nn_module_api_call_in_forward",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+
+                def parameters(self, recurse: bool = True):
+                    return super().parameters(recurse)
+
+                def forward(self, x: torch.Tensor):
+                    n = 0
+                    for m in self.modules():
+                        n += 1
+                    for name, c in self.lin.named_children():
+                        n += 1
+                    if self.training:
+                        x = x * 2
+                    return self.lin(x) + self.lin.weight.sum() + n
+
+                @torch.jit.unused
+                def count(self) -> int:
+                    return len(list(self.parameters()))
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+
+                def forward(self, x: torch.Tensor):
+                    n = 0
+                    for p in self.lin.parameters():
+                        n += 1
+                    return x * n
+            """,
+            line=11,
+            error="Yield aren't supported",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    self.eval()
+                    return x
+            """,
+            line=6,
+            error="Unknown type name 'Self'",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _PYTHON_ONLY_API:
+            return
+        method = func.attr.value
+        self_name = _self_name(ctx)
+        facts = _facts(ctx)
+        if facts is None or not facts.module or self_name is None:
+            return
+        receiver = func.value
+        if isinstance(receiver, cst.Name) and receiver.value == self_name:
+            if method in facts.methods:
+                return  # the class defines its own
+            shown = "self"
+        else:
+            sub = _self_attr(receiver, self_name)
+            target = facts.submodule_class(sub) if sub else None
+            if target is None or _defines(ctx.project, target, method):
+                return
+            shown = f"self.{sub}"
+        ctx.report(
+            node,
+            f"`{shown}.{method}()` is Python-only nn.Module API that TorchScript cannot "
+            f"compile; call it outside the scripted code or in a @torch.jit.unused method",
+        )
+
+
+def _defines(project: Project, qualified: str, method: str) -> bool:
+    return any(cls.method(method) is not None for _, cls in project.mro(qualified))
+
+
 RULES: tuple[type[Rule], ...] = (
     ClassAttributeRule,
     ModuleContainerAttributeRule,
@@ -2150,4 +3239,12 @@ RULES: tuple[type[Rule], ...] = (
     ModuleZipWithListRule,
     SlicedModuleListCallRule,
     ModuleContainerMutationRule,
+    ModuleConstructionRule,
+    NewAttributeRule,
+    FinalReassignedRule,
+    NoneAttributeAssignedRule,
+    AttributeTypeChangeRule,
+    SuperCallRule,
+    ModuleIntrospectionRule,
+    ModuleApiCallRule,
 )
