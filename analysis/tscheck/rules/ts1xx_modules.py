@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from tscheck.index import ClassInfo, FileSummary, InitAttr
+from tscheck.index import ClassInfo, FileSummary, FunctionInfo, InitAttr
 from tscheck.model import ChainLink, Family, Fix, Range, TextEdit
 from tscheck.reach import Project
 from tscheck.rules.base import FileContext, FunctionContext, Rule, dotted, ex
@@ -3228,6 +3228,431 @@ def _defines(project: Project, qualified: str, method: str) -> bool:
     return any(cls.method(method) is not None for _, cls in project.mro(qualified))
 
 
+# == TS178 super().__init__() never called ===================================================
+
+
+class ModuleNotInitializedRule(Rule):
+    code = "TS178"
+    name = "module-not-initialized"
+    summary = "An nn.Module whose __init__ never calls super().__init__() cannot be scripted"
+    family = Family.INVALID_CUSTOM_CLASS
+    fixable = True
+    explanation = """
+    **What it does.** Flags the `__init__` of a scripted nn.Module subclass when it never
+    calls `super().__init__()` (nor `nn.Module.__init__(self)` / `Base.__init__(self)`),
+    directly or through a method it calls.
+
+    **Why it fails.** `torch.jit.script` checks the instance before compiling anything:
+    `'M' has not been initialized, did you forget to call 'super()'?`. The error has no
+    source location, so it is reported on the `__init__` definition.
+
+    **How to fix.** Call `super().__init__()` as the first statement of `__init__` (the fix
+    inserts it when the class derives directly from nn.Module).
+    """
+    CATALOG = ("module_not_initialized",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Base(nn.Module):
+                def __init__(self):
+                    nn.Module.__init__(self)
+
+            class M(Base):
+                def __init__(self):
+                    self.setup()
+                    self.k = 1
+
+                def setup(self):
+                    super().__init__()
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.k
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    \"\"\"A module that forgets to initialise nn.Module.\"\"\"
+                    self.k = 1
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.k
+            """,
+            line=5,
+            error="has not been initialized, did you forget to call 'super()'?",
+            fixed="""import torch
+import torch.nn as nn
+
+class M(nn.Module):
+    def __init__(self):
+        \"\"\"A module that forgets to initialise nn.Module.\"\"\"
+        super().__init__()
+        self.k = 1
+
+    def forward(self, x: torch.Tensor):
+        return x * self.k
+""",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        if not ctx.compiled.entry:
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module:
+            return
+        found = ctx.project.find_method(ctx.compiled.context, "__init__")
+        if found is None:
+            return
+        summary, cls, init = found
+        if summary.path != ctx.summary.path or _initializes(facts, init):
+            return
+        ctx.report(
+            ctx.node,
+            f"{cls.name}.__init__ never calls super().__init__(), so torch.jit.script "
+            f"rejects the module ('has not been initialized'); call it first in __init__",
+            range=Range.of(init.line, init.column, init.line, init.column + 3),
+            fixes=_super_init_fix(ctx, summary, cls),
+        )
+
+
+def _initializes(facts: _Facts, init: FunctionInfo) -> bool:
+    """`init` (or a method it calls on self) calls some `__init__` of a base class."""
+    seen: set[str] = set()
+    todo = [init]
+    while todo:
+        fn = todo.pop()
+        for call in fn.calls:
+            if call.name == "__init__" or call.name.endswith(".__init__"):
+                return True
+            if call.kind == "self" and call.name not in seen:
+                seen.add(call.name)
+                for _, cls in facts.classes:
+                    method = cls.method(call.name)
+                    if method is not None:
+                        todo.append(method)
+                        break
+    return False
+
+
+def _super_init_fix(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) -> tuple[Fix, ...]:
+    """Insert `super().__init__()` first in `__init__` when the base is nn.Module itself."""
+    bases = [ctx.project.qualify(summary, b) for b in cls.bases]
+    if not bases or any(
+        b not in ("torch.nn.Module", "torch.nn.modules.module.Module") for b in bases
+    ):
+        return ()
+    class_src = _class_source(ctx, summary, cls)
+    method = _method_source(class_src, "__init__") if class_src else None
+    if method is None:
+        return ()
+    node = method.node
+    assert isinstance(node, cst.FunctionDef)
+    if not isinstance(node.body, cst.IndentedBlock):
+        return ()
+    body = list(node.body.body)
+    if _is_docstring(body[0]):
+        if len(body) == 1:
+            return ()
+        body = body[1:]
+    line = _range(ctx, method, body[0]).start.line
+    indent = _indent_of(ctx, line)
+    edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}super().__init__()\n")
+    return (Fix("Call super().__init__() first", (edit,)),)
+
+
+# == TS179 lambda hooks =======================================================================
+
+_HOOK_METHODS = frozenset({"register_forward_hook", "register_forward_pre_hook"})
+
+
+class LambdaHookRule(Rule):
+    code = "TS179"
+    name = "lambda-forward-hook"
+    summary = "A forward hook or pre-hook given as a lambda cannot be compiled"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    explanation = """
+    **What it does.** Flags `register_forward_hook(lambda ...)` and
+    `register_forward_pre_hook(lambda ...)` on a module: `self` or `self.sub` in a module's
+    method, or a variable holding a newly constructed module.
+
+    **Why it fails.** TorchScript compiles a scripted module's forward hooks and pre-hooks,
+    and it needs a function's own source to do so; a lambda has none it can use:
+    `Expected a single top-level function`. The error has no source location.
+
+    **How to fix.** Define the hook as a module-level function with annotated parameters
+    (`def log_hook(m: nn.Module, inp: Tuple[torch.Tensor], out: torch.Tensor) -> None`),
+    or register it only on the eager model you do not script.
+    """
+    CATALOG = ("forward_hook_lambda",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+                    self.register_full_backward_hook(lambda mod, gi, go: None)
+
+                def forward(self, x: torch.Tensor):
+                    return self.lin(x)
+
+            handlers = {"a": lambda v: v}
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x
+
+            def make():
+                m = M()
+                m.register_forward_hook(lambda mod, inp, out: None)
+                return m
+            """,
+            line=10,
+            error="Expected a single top-level function",
+            target="make()",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+                    self.lin.register_forward_pre_hook(lambda mod, inp: None)
+
+                def forward(self, x: torch.Tensor):
+                    return self.lin(x)
+            """,
+            line=8,
+            error="Expected a single top-level function",
+        ),
+    )
+
+    def check_file(self, ctx: FileContext) -> None:
+        text = ctx.text
+        if "lambda" not in text or "register_forward" not in text:
+            return
+        for module, start in ctx.modules():
+            ctx.use(module, start)
+            for stmt in module.body:
+                if isinstance(stmt, cst.ClassDef):
+                    self._class(ctx, stmt)
+                elif isinstance(stmt, cst.FunctionDef):
+                    self._scope(ctx, stmt.body, None)
+                else:
+                    self._scope(ctx, stmt, None)
+
+    def _class(self, ctx: FileContext, node: cst.ClassDef) -> None:
+        info = ctx.summary.cls(node.name.value)
+        if info is None:
+            return
+        if not ctx.project.is_module_class(ctx.project.qualified_class(ctx.summary, info)):
+            return
+        body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
+        for stmt in body:
+            if isinstance(stmt, cst.FunctionDef) and stmt.params.params:
+                self._scope(ctx, stmt.body, stmt.params.params[0].name.value)
+
+    def _scope(self, ctx: FileContext, body: cst.CSTNode, self_name: str | None) -> None:
+        nodes = [body, *_walk(body)]
+        modules: set[str] = set()
+        for node in nodes:
+            if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call):
+                callee = dotted(node.value.func)
+                if callee and _is_module_class(ctx.project, ctx.resolve(callee)):
+                    for target in node.targets:
+                        if isinstance(target.target, cst.Name):
+                            modules.add(target.target.value)
+        for node in nodes:
+            if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+                continue
+            if node.func.attr.value not in _HOOK_METHODS:
+                continue
+            if not _is_module_receiver(node.func.value, self_name, modules):
+                continue
+            hook = _hook_argument(node)
+            if isinstance(hook, cst.Lambda):
+                ctx.report(
+                    hook,
+                    f"TorchScript compiles forward hooks and cannot compile a lambda "
+                    f"({node.func.attr.value}); define the hook as a module-level function "
+                    f"with annotated parameters",
+                )
+
+
+def _is_module_receiver(node: cst.BaseExpression, self_name: str | None, modules: set[str]) -> bool:
+    if isinstance(node, cst.Name):
+        return node.value == self_name or node.value in modules
+    return self_name is not None and _self_attr(node, self_name) is not None
+
+
+def _hook_argument(call: cst.Call) -> cst.BaseExpression | None:
+    for arg in call.args:
+        if arg.keyword is None and arg.star == "":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value == "hook":
+            return arg.value
+    return None
+
+
+# == TS180 invalid constants ===================================================================
+
+_TENSOR_FACTORIES = frozenset(
+    {"tensor", "ones", "zeros", "empty", "rand", "randn", "arange", "full", "eye", "linspace"}
+)
+
+
+class InvalidConstantRule(Rule):
+    code = "TS180"
+    name = "invalid-constant"
+    summary = "A Final / __constants__ attribute holds a value that cannot be a constant"
+    family = Family.TYPE_CHECKING
+    explanation = """
+    **What it does.** Flags an attribute listed in `__constants__` or annotated `Final`
+    whose value is a dict, a set, a lambda, a Tensor, or (a list/tuple of) nn.Modules.
+
+    **Why it fails.** Constants are baked into the compiled code, and only `None`, `bool`,
+    `int`, `float`, `str`, `torch.device`, `torch.dtype` and tuples/lists of these qualify.
+    `torch.jit.script` checks this before compiling: `'dict' object in attribute 'M.cfg' is
+    not a valid constant`. The error has no source location, so it is reported where the
+    value is assigned.
+
+    **How to fix.** Drop `Final` / remove the name from `__constants__`: the attribute then
+    becomes a normal typed attribute (`Dict[str, int]`, a Tensor, a submodule).
+    """
+    CATALOG = ("constants_with_invalid_type",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                __constants__ = ["dims", "mode"]
+                eps: Final[float]
+
+                def __init__(self):
+                    super().__init__()
+                    self.dims = [1, 2]
+                    self.mode = "a"
+                    self.eps = 1e-5
+                    self.cfg = {"a": 1}
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.dims[0] + self.eps + self.cfg["a"]
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                __constants__ = ["cfg"]
+
+                def __init__(self):
+                    super().__init__()
+                    self.cfg = {"a": 1}
+
+                def forward(self, x: torch.Tensor):
+                    return x
+            """,
+            line=9,
+            error="'dict' object in attribute 'M.cfg' is not a valid constant",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class M(nn.Module):
+                table: Final[torch.Tensor]
+
+                def __init__(self):
+                    super().__init__()
+                    self.table = torch.ones(3)
+
+                def forward(self, x: torch.Tensor):
+                    return x
+            """,
+            line=10,
+            error="'torch.Tensor' object in attribute 'M.table' is not a valid constant",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        if not ctx.compiled.entry or ctx.compiled.owner is None:
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module:
+            return
+        for name in sorted(facts.constants | facts.finals):
+            for init in facts.inits.get(name, []):
+                if init.summary.path != ctx.summary.path:
+                    continue
+                what = _non_constant(ctx, init)
+                if what is None:
+                    continue
+                how = "annotated Final" if name in facts.finals else "listed in __constants__"
+                attr = init.attr
+                ctx.report(
+                    ctx.node,
+                    f"`{name}` is {how}, but {what} is not a valid TorchScript constant; drop "
+                    f"Final / __constants__ for it so it becomes a normal attribute",
+                    range=Range.of(attr.line, attr.column, attr.line, attr.column + 5 + len(name)),
+                )
+
+
+def _non_constant(ctx: FunctionContext, init: _Init) -> str | None:
+    shape = init.attr.shape
+    if shape in ("dict", "set"):
+        return f"a {shape}"
+    if shape == "lambda":
+        return "a lambda"
+    if shape in ("list", "tuple"):
+        if any(m and _is_module_class(ctx.project, m) for m in init.attr.modules):
+            return f"a {shape} of modules"
+        return None
+    target = _outer_call(init)
+    if not target:
+        return None
+    if target in ("set", "dict", "frozenset"):
+        return f"a {target}"
+    if _is_module_class(ctx.project, target):
+        return "an nn.Module"
+    prefix, _, last = target.rpartition(".")
+    if prefix == "torch" and last in _TENSOR_FACTORIES:
+        return "a Tensor"
+    return None
+
+
 RULES: tuple[type[Rule], ...] = (
     ClassAttributeRule,
     ModuleContainerAttributeRule,
@@ -3247,4 +3672,7 @@ RULES: tuple[type[Rule], ...] = (
     SuperCallRule,
     ModuleIntrospectionRule,
     ModuleApiCallRule,
+    ModuleNotInitializedRule,
+    LambdaHookRule,
+    InvalidConstantRule,
 )
