@@ -924,6 +924,43 @@ class M(nn.Module):
             line=10,
             error="failed to convert Python type: 'list'",
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import List
+
+            class M(nn.Module):
+                def __init__(self, widths: List[int] = [2, 2]):
+                    super().__init__()
+                    self.stages = []
+                    for w in widths:
+                        self.stages.append(nn.Linear(w, w))
+
+                def forward(self, x: torch.Tensor):
+                    for stage in self.stages:
+                        x = stage(x)
+                    return x
+            """,
+            line=13,
+            error="failed to convert Python type: 'list'",
+            fixed="""import torch
+import torch.nn as nn
+from typing import List
+
+class M(nn.Module):
+    def __init__(self, widths: List[int] = [2, 2]):
+        super().__init__()
+        self.stages = nn.ModuleList()
+        for w in widths:
+            self.stages.append(nn.Linear(w, w))
+
+    def forward(self, x: torch.Tensor):
+        for stage in self.stages:
+            x = stage(x)
+        return x
+""",
+        ),
     )
 
     def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
@@ -940,16 +977,25 @@ class M(nn.Module):
             return
         values = [_init_value(ctx, i) for i in inits]
         kinds = [_modules_built(ctx, _expr(v)) for v in values]
-        if None in kinds:
-            return
-        init_lines = {i.attr.line for i in inits}
-        if not _only_written_in(ctx, facts, name, init_lines):
-            return
-        kind = kinds[0]
-        wrapper = "ModuleDict" if kind == "dict" else "ModuleList"
         fixes: tuple[Fix, ...] = ()
-        if len(values) == 1 and values[0] is not None:
-            fixes = _wrap_fix(ctx, values[0], wrapper)
+        if len(inits) == 1 and kinds == [None] and _appends_modules(ctx, facts, inits[0]):
+            # `self.blocks = []` filled by `self.blocks.append(Block(...))` in __init__
+            value = values[0]
+            assert value is not None
+            kind, wrapper = "list", "ModuleList"
+            spelled = _local_name(ctx, "torch.nn.ModuleList")
+            if spelled is not None:
+                edit = TextEdit(_range(ctx, value, value.node), f"{spelled}()")
+                fixes = (Fix(f"Use {spelled}()", (edit,), safe=False),)
+        else:
+            if None in kinds:
+                return
+            if not _only_written_in(ctx, facts, name, {i.attr.line for i in inits}):
+                return
+            kind = kinds[0] or "list"
+            wrapper = "ModuleDict" if kind == "dict" else "ModuleList"
+            if len(values) == 1 and values[0] is not None:
+                fixes = _wrap_fix(ctx, values[0], wrapper)
         related = tuple(_init_link(i, f"self.{name} is a Python {kind} of modules") for i in inits)
         ctx.report(
             node,
@@ -958,6 +1004,41 @@ class M(nn.Module):
             fixes=fixes,
             related=related,
         )
+
+
+def _appends_modules(ctx: FunctionContext, facts: _Facts, init: _Init) -> bool:
+    """`self.X = []` in __init__, and every other mention of `self.X` there is
+    `self.X.append(<module construction>)` (at least one)."""
+    value = _init_value(ctx, init)
+    if value is None or not (isinstance(value.node, cst.List) and not value.node.elements):
+        return False
+    class_src = _class_source(ctx, init.summary, init.cls)
+    method = _method_source(class_src, "__init__") if class_src else None
+    if method is None:
+        return False
+    name = init.attr.attr
+    mentions = appends = 0
+    for node in _walk(method.node):
+        if isinstance(node, cst.Attribute) and node.attr.value == name:
+            mentions += 1
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "append"
+            and isinstance(node.func.value, cst.Attribute)
+            and node.func.value.attr.value == name
+            and len(node.args) == 1
+        ):
+            built = node.args[0].value
+            callee = dotted(built.func) if isinstance(built, cst.Call) else ""
+            if not (callee and _is_module_class(ctx.project, ctx.resolve(callee))):
+                return False
+            appends += 1
+    if not appends or mentions != appends + 1:
+        return False
+    # Nothing outside __init__ and compiled-only methods touches it.
+    allowed = _method_lines(facts, ctx.summary.path, _init_callees(facts) - {"__init__"})
+    return _only_mentioned_in(ctx, facts, name, allowed)
 
 
 _MODULEDICT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -2255,6 +2336,11 @@ def _assigned_attrs(
                     yield name, el.value
 
 
+def _runs_in_init(ctx: FunctionContext, facts: _Facts) -> bool:
+    """The compiled method also runs in Python from __init__ (it may create the attribute)."""
+    return ctx.compiled.info.name in _init_callees(facts)
+
+
 def _function_lines(ctx: FunctionContext) -> set[int]:
     info = ctx.compiled.info
     return set(range(info.first_line, info.end_line + 1))
@@ -2362,6 +2448,8 @@ class NewAttributeRule(Rule):
             if name in facts.methods or facts.declared_constant(name):
                 continue
             if not (facts.closed and facts.in_file(ctx.summary.path)):
+                return
+            if _runs_in_init(ctx, facts):
                 return
             if not _only_written_in(ctx, facts, name, _function_lines(ctx)):
                 continue
@@ -2647,7 +2735,7 @@ class M(nn.Module):
         if facts.declared_constant(name) or not facts.closed:
             return
         kind = _value_type(ctx, node.value)
-        if kind is None or not facts.in_file(ctx.summary.path):
+        if kind is None or not facts.in_file(ctx.summary.path) or _runs_in_init(ctx, facts):
             return
         if not _only_written_in(ctx, facts, name, _function_lines(ctx) | _lines(inits)):
             return
@@ -2812,7 +2900,7 @@ class AttributeTypeChangeRule(Rule):
             return
         if facts.declared_constant(name) or not facts.closed:
             return
-        if not facts.in_file(ctx.summary.path):
+        if not facts.in_file(ctx.summary.path) or _runs_in_init(ctx, facts):
             return
         old = {_scalar_type(v) if v is not None else None for v in map(_expr_of(ctx), inits)}
         if len(old) != 1:
@@ -3310,11 +3398,13 @@ class M(nn.Module):
         facts = _facts(ctx)
         if facts is None or not facts.module:
             return
-        found = ctx.project.find_method(ctx.compiled.context, "__init__")
+        found = _real_init(facts)
         if found is None:
             return
         summary, cls, init = found
         if summary.path != ctx.summary.path or _initializes(facts, init):
+            return
+        if _raises_first(ctx, summary, cls):
             return
         ctx.report(
             ctx.node,
@@ -3325,22 +3415,54 @@ class M(nn.Module):
         )
 
 
+def _real_init(facts: _Facts) -> tuple[FileSummary, ClassInfo, FunctionInfo] | None:
+    """The `__init__` that runs: the last definition in the first class that has one,
+    skipping `@typing.overload` stubs."""
+    for summary, cls in facts.classes:
+        defs = [
+            m
+            for m in cls.methods
+            if m.name == "__init__" and not any(d.endswith("overload") for d in m.decorators)
+        ]
+        if defs:
+            return summary, cls, defs[-1]
+    return None
+
+
 def _initializes(facts: _Facts, init: FunctionInfo) -> bool:
-    """`init` (or a method it calls on self) calls some `__init__` of a base class."""
+    """`init`, or a method it calls on self / super() / a base class, calls some base
+    `__init__`. A call into a method the project does not define counts as one (unknown)."""
     seen: set[str] = set()
     todo = [init]
     while todo:
         fn = todo.pop()
         for call in fn.calls:
-            if call.name == "__init__" or call.name.endswith(".__init__"):
+            name = call.name.rpartition(".")[2]
+            if name == "__init__":
                 return True
-            if call.kind == "self" and call.name not in seen:
-                seen.add(call.name)
-                for _, cls in facts.classes:
-                    method = cls.method(call.name)
-                    if method is not None:
-                        todo.append(method)
-                        break
+            if call.kind not in ("self", "super", "dotted") or name in seen:
+                continue
+            seen.add(name)
+            method = next((c.method(name) for _, c in facts.classes if c.method(name)), None)
+            if method is not None:
+                todo.append(method)
+            elif call.kind in ("self", "super"):
+                return True  # defined outside the project: it may initialise
+    return False
+
+
+def _raises_first(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) -> bool:
+    """An `__init__` whose body raises unconditionally (an abstract base): never run."""
+    class_src = _class_source(ctx, summary, cls)
+    method = _method_source(class_src, "__init__") if class_src else None
+    node = method.node if method else None
+    if not isinstance(node, cst.FunctionDef) or not isinstance(node.body, cst.IndentedBlock):
+        return True
+    for stmt in node.body.body:
+        if isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(small, cst.Raise) for small in stmt.body
+        ):
+            return True
     return False
 
 
