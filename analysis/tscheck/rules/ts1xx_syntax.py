@@ -55,6 +55,8 @@ class FrontendRule(Rule):
     _eager_dispatch: Dispatch | None = None
 
     def visit_If(self, node: cst.If, ctx: FunctionContext) -> None:
+        if not isinstance(node.test, (cst.Call, cst.UnaryOperation)):
+            return  # the cheap test first: this runs for every `if`, once per frontend rule
         branch = _eager_branch(node)
         if not branch:
             return
