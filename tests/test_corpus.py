@@ -322,8 +322,13 @@ def test_every_corpus_file_has_a_root() -> None:
     assert files <= {r.file for r in ROOTS}
 
 
+@cache
+def clean_folder_result() -> Result:
+    return check_folder(MODELS)
+
+
 def test_tscheck_is_silent_on_the_clean_corpus() -> None:
-    result = check_folder(MODELS)
+    result = clean_folder_result()
     assert result.internal_errors == ()
     unexpected = findings(result) - set(KNOWN_FALSE_POSITIVES)
     assert not unexpected, "false positives on code the compiler accepts:\n" + describe(result)
@@ -342,7 +347,7 @@ def test_tscheck_is_silent_rooted_at_each_model(root: Root) -> None:
 )
 @pytest.mark.xfail(strict=True, reason="known tscheck false positive (see KNOWN_FALSE_POSITIVES)")
 def test_known_false_positive_is_fixed(key: tuple[str, int, str]) -> None:
-    assert key not in findings(check_folder(MODELS))
+    assert key not in findings(clean_folder_result())
 
 
 # -- the broken corpus ------------------------------------------------------------------------
