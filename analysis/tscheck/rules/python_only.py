@@ -9,12 +9,14 @@ at save time).
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import libcst as cst
 
 from tscheck.index import FileSummary
+from tscheck.parse import split_blocks
 from tscheck.rules.base import FunctionContext, dotted
 
 # Modules whose every function is plain Python or C that TorchScript cannot compile:
@@ -197,6 +199,34 @@ TORCH_DTYPES = frozenset(
         "uint8",
     }
 )
+# Module constants that compile as `math.pi` but not as a bare name imported with
+# `from math import pi` ("python value of type 'float' cannot be used as a value").
+# `inf` is missing on purpose: TorchScript recognises `math.inf` itself under any name.
+IMPORTED_CONSTANTS = {
+    "math.pi": "a float",
+    "math.e": "a float",
+    "math.tau": "a float",
+    "math.nan": "a float",
+    "numpy.pi": "a float",
+    "numpy.e": "a float",
+    "numpy.inf": "a float",
+    "numpy.nan": "a float",
+    "torch.pi": "a float",
+    "torch.e": "a float",
+    "torch.nan": "a float",
+    "sys.maxsize": "an int",
+    "sys.maxunicode": "an int",
+}
+
+
+def imported_constant_kind(qualified: str) -> str | None:
+    """What `from <module> import <name>` binds, when TorchScript cannot read it by name."""
+    kind = IMPORTED_CONSTANTS.get(qualified)
+    if kind is None and qualified.startswith("torch.") and qualified[6:] in TORCH_DTYPES:
+        kind = "a torch.dtype"
+    return kind
+
+
 _BUILTIN_CONVERSIONS = {
     "int": "an int",
     "float": "a float",
@@ -284,7 +314,33 @@ def _assigned_names(node: cst.CSTNode) -> Iterator[str]:
         elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             yield current.name.value
             continue  # its body is another scope
-        stack.extend(current.children)
+        elif isinstance(current, _LEAVES):
+            continue
+        stack.extend(_children(current))
+
+
+# Nodes that bind nothing and hold no statements: not worth descending into.
+_LEAVES = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Comment)
+_child_fields: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Child nodes read straight from the dataclass fields (libcst's `children` property
+    is an order of magnitude slower)."""
+    names = _child_fields.get(type(node))
+    if names is None:
+        names = tuple(
+            f.name
+            for f in dataclasses.fields(node)
+            if not f.name.startswith("whitespace") and f.name not in ("lpar", "rpar")
+        )
+        _child_fields[type(node)] = names
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (v for v in value if isinstance(v, cst.CSTNode))
 
 
 def target_names(target: cst.CSTNode) -> Iterator[str]:
@@ -315,17 +371,99 @@ def in_param(ctx: FunctionContext) -> bool:
 # -- file-level facts --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class FileFacts:
-    imports: dict[str, str]
-    # Module-level names bound by def/class/import: never "values" in TorchScript's sense.
-    definitions: frozenset[str]
-    # Module-level names bound only by assignments of plain data, with a description.
-    data_globals: dict[str, str]
-    # Module-level names bound only to results of Python-only calls (`logging.getLogger(...)`),
-    # with the call as written: their methods cannot be called from compiled code.
-    python_objects: dict[str, str]
-    tree: ast.Module | None
+    """What a file binds at module level, computed lazily: most files need only `imports`.
+
+    `data_globals`: names bound only by assignments of plain data, with a description.
+    `python_objects`: names bound only to results of Python-only calls
+    (`logger = logging.getLogger(...)`), with the call as written.
+    `tree`: the whole file's ast (parsed only when a rule needs it).
+    """
+
+    def __init__(self, summary: FileSummary, text: str, qualify: Qualify) -> None:
+        self.summary = summary
+        self.text = text
+        self.qualify = qualify
+        self.imports = dict(summary.imports)
+        # Module-level names bound by def/class/import: never "values" in TorchScript's sense.
+        names = {f.name for f in summary.functions} | {c.name for c in summary.classes}
+        self.definitions = frozenset(names | set(self.imports))
+        self.global_names = frozenset(summary.global_names)
+        # `from math import pi` -> {"pi": ("math.pi", "a float")}
+        self.imported_constants = {
+            local: (qualified, kind)
+            for local, qualified in self.imports.items()
+            if local != qualified and (kind := imported_constant_kind(qualified)) is not None
+        }
+        self._globals: tuple[dict[str, str], dict[str, str]] | None = None
+        self._tree: ast.Module | None = None
+        self._tree_done = False
+        self._star: bool | None = None
+
+    @property
+    def data_globals(self) -> dict[str, str]:
+        return self._module_globals()[0]
+
+    @property
+    def python_objects(self) -> dict[str, str]:
+        return self._module_globals()[1]
+
+    @property
+    def star_import(self) -> bool:
+        """`from m import *` at module level: any name may have been rebound."""
+        if self._star is None:
+            self._star = "import *" in self.text and any(
+                isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
+                for s in self._module_statements()
+            )
+        return self._star
+
+    @property
+    def tree(self) -> ast.Module | None:
+        if not self._tree_done:
+            self._tree_done = True
+            try:
+                self._tree = ast.parse(self.text)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._tree = None
+        return self._tree
+
+    def _module_statements(self) -> list[ast.stmt]:
+        """Module-level statements outside defs and classes, parsing only those blocks."""
+        out: list[ast.stmt] = []
+        for block in split_blocks(self.text):
+            head = block.text.lstrip()
+            if head.startswith(("def ", "async def ", "class ", "@")):
+                continue
+            try:
+                out.extend(ast.parse(block.text).body)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = self.tree  # a block split inside a string: read the whole file
+                return list(tree.body) if tree is not None else []
+        return out
+
+    def _module_globals(self) -> tuple[dict[str, str], dict[str, str]]:
+        if self._globals is not None:
+            return self._globals
+        data: dict[str, str] = {}
+        objects: dict[str, str] = {}
+        spoiled: set[str] = set(self.definitions)
+        if self.summary.global_names:
+            for name, value in _module_assignments(self._module_statements()):
+                kind = data_kind(value, self.imports, self.qualify)
+                callee = _python_only_callee(value, self.imports, self.qualify)
+                if kind is not None:
+                    data.setdefault(name, kind)
+                elif callee:
+                    objects.setdefault(name, callee)
+                else:
+                    spoiled.add(name)
+        spoiled |= set(data) & set(objects)
+        self._globals = (
+            {k: v for k, v in data.items() if k not in spoiled},
+            {k: v for k, v in objects.items() if k not in spoiled},
+        )
+        return self._globals
 
 
 _facts_cache: dict[int, tuple[FileSummary, str, FileFacts]] = {}
@@ -337,39 +475,12 @@ def file_facts(ctx: FunctionContext) -> FileFacts:
     hit = _facts_cache.get(id(summary))
     if hit is not None and hit[0] is summary and hit[1] is text:
         return hit[2]
-    facts = _compute_facts(summary, text, ctx)
+    project = ctx.project
+    facts = FileFacts(summary, text, lambda d: project.qualify(summary, d))
     if len(_facts_cache) > 64:
         _facts_cache.clear()
     _facts_cache[id(summary)] = (summary, text, facts)
     return facts
-
-
-def _compute_facts(summary: FileSummary, text: str, ctx: FunctionContext) -> FileFacts:
-    imports = dict(summary.imports)
-    definitions = {f.name for f in summary.functions} | {c.name for c in summary.classes}
-    definitions |= set(imports)
-    try:
-        tree: ast.Module | None = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        tree = None
-    qualify: Qualify = lambda d: ctx.project.qualify(summary, d)  # noqa: E731
-    data: dict[str, str] = {}
-    objects: dict[str, str] = {}
-    spoiled: set[str] = set()
-    if tree is not None and summary.global_names:
-        for name, value in _module_assignments(tree.body):
-            kind = data_kind(value, imports, qualify)
-            callee = _python_only_callee(value, imports, qualify)
-            if kind is not None:
-                data.setdefault(name, kind)
-            elif callee:
-                objects.setdefault(name, callee)
-            else:
-                spoiled.add(name)
-    spoiled |= definitions | (set(data) & set(objects))
-    data = {k: v for k, v in data.items() if k not in spoiled}
-    objects = {k: v for k, v in objects.items() if k not in spoiled}
-    return FileFacts(imports, frozenset(definitions), data, objects, tree)
 
 
 def _python_only_callee(value: ast.expr | None, imports: dict[str, str], qualify: Qualify) -> str:
@@ -530,22 +641,32 @@ def _ast_dotted(node: ast.expr) -> str:
 
 
 def is_builtin(name: str, ctx: FunctionContext) -> bool:
-    """`name` refers to the Python builtin: not bound locally, imported or defined in the file."""
+    """`name` refers to the Python builtin: not bound locally, imported or defined in the file
+    (and no `from ... import *` could have rebound it)."""
     if name in local_names(ctx.node).all:
         return False
     facts = file_facts(ctx)
-    return name not in facts.definitions and name not in ctx.summary.global_names
+    if name in facts.definitions or name in ctx.summary.global_names:
+        return False
+    return not facts.star_import
 
 
-def resolve_call(func: cst.BaseExpression, ctx: FunctionContext) -> str:
-    """The qualified name of a call's target when it goes through an import, else ""."""
+def resolve_call(
+    func: cst.BaseExpression, ctx: FunctionContext, want: Callable[[str], bool] | None = None
+) -> str:
+    """The qualified name of a call's target when it goes through an import (and `want`
+    accepts it), else "". The import's name must not be rebound in the function."""
     name = dotted(func)
     if not name:
         return ""
     head = name.split(".", 1)[0]
-    if head not in file_facts(ctx).imports or head in local_names(ctx.node).all:
+    if head not in file_facts(ctx).imports:
         return ""
-    return ctx.resolve(name)
+    qualified = ctx.resolve(name)
+    if want is not None and not want(qualified):
+        return ""
+    # Checked last: collecting a function's local names costs a walk of its body.
+    return "" if head in local_names(ctx.node).all else qualified
 
 
 # -- the Python-only calls TS330 moves out of compiled helpers --------------------------------
@@ -582,12 +703,15 @@ def python_only_call(node: cst.Call, ctx: FunctionContext) -> PythonOnlyCall | N
             return PythonOnlyCall("numpy", ".numpy()", func)
     else:
         return None
-    qualified = resolve_call(func, ctx)
-    if qualified and module_call_kind(qualified) == "python":
+    if resolve_call(func, ctx, _is_python_only):
         return PythonOnlyCall("module", ctx.code_for(func), func)
     if python_object_call(func, ctx):
         return PythonOnlyCall("object", ctx.code_for(func), func)
     return None
+
+
+def _is_python_only(qualified: str) -> bool:
+    return module_call_kind(qualified) == "python"
 
 
 def python_object_call(func: cst.BaseExpression, ctx: FunctionContext) -> str:
@@ -648,3 +772,29 @@ _method_cache: dict[tuple[int, str], tuple[object, bool]] = {}
 
 def project_defines_method(ctx: FunctionContext, name: str) -> bool:
     return _project_defines_method(ctx, name)
+
+
+def import_line(tree: ast.Module | None, module: str = "torch") -> int:
+    """Where `import <module>` goes: before the first import from that package, else before
+    the first import after the docstring and `from __future__` imports, else before the
+    first statement."""
+    if tree is None:
+        return 1
+    body = tree.body
+    index = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        index = 1  # the module docstring
+    while (
+        index < len(body)
+        and isinstance(body[index], ast.ImportFrom)
+        and getattr(body[index], "module", None) == "__future__"
+    ):
+        index += 1
+    imports = [s for s in body[index:] if isinstance(s, (ast.Import, ast.ImportFrom))]
+    for stmt in imports:  # next to `import torch.nn as nn` / `from torch import Tensor`
+        names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module]
+        if any(n and n.split(".")[0] == module for n in names):
+            return stmt.lineno
+    if imports:
+        return imports[0].lineno
+    return body[index].lineno if index < len(body) else 1

@@ -12,12 +12,13 @@ import string
 
 import libcst as cst
 
-from tscheck.model import Family, Fix
+from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, ex
 from tscheck.rules.python_only import (
     PYTHON_BUILTINS,
     PYTHON_CLASSES,
     file_facts,
+    import_line,
     in_param,
     is_builtin,
     is_load,
@@ -244,7 +245,7 @@ class PythonModuleCallRule(Rule):
         func = node.func
         if not isinstance(func, (cst.Name, cst.Attribute)):
             return
-        qualified = resolve_call(func, ctx)
+        qualified = resolve_call(func, ctx, _interesting)
         if not qualified:
             self._object_call(func, ctx)
             return
@@ -298,6 +299,10 @@ class PythonModuleCallRule(Rule):
             "TorchScript's `warnings.warn` takes only the message (and `stacklevel=`); drop the "
             "warning category",
         )
+
+
+def _interesting(qualified: str) -> bool:
+    return qualified == "warnings.warn" or module_call_kind(qualified) is not None
 
 
 # -- TS131 -----------------------------------------------------------------------------------
@@ -1252,6 +1257,7 @@ class GlobalValueRule(Rule):
     name = "global-python-value"
     summary = "Compiled code cannot read module-level globals by name"
     family = Family.DYNAMIC_BEHAVIORS
+    fixable = True
     explanation = """
     **What it does.** Flags a bare name in compiled code that refers to a module-level variable
     holding data: a number, string, bool, None, list, dict, tuple, tensor, dtype or device.
@@ -1262,9 +1268,13 @@ class GlobalValueRule(Rule):
     even when annotated `Final`: `python value of type 'int' cannot be used as a value.
     Perhaps it is a closed over global variable?` (`undefined value` for `None`).
 
+    Constants imported by name (`from math import pi`, `from torch import float32`) are
+    globals too; TorchScript reads them only as module attributes (`math.pi`).
+
     **How to fix.** Pass the value in as an argument, or store it on the module in
     `__init__` (`self.k = K`, listed in `__constants__` or annotated `Final` if it never
-    changes), or write the literal.
+    changes), or write the literal. For an imported constant, write the module attribute:
+    `math.pi` (the fix does this, importing the module if needed).
     """
     VALID = (
         ex(
@@ -1331,6 +1341,43 @@ class GlobalValueRule(Rule):
             line=8,
             error="python value of type 'list' cannot be used as a value",
         ),
+        ex(
+            """
+            from math import pi
+
+            import torch
+
+            def f(x: torch.Tensor):
+                return x * pi
+            """,
+            line=6,
+            error="python value of type 'float' cannot be used as a value",
+            fixed="""import math
+from math import pi
+
+import torch
+
+def f(x: torch.Tensor):
+    return x * math.pi
+""",
+        ),
+        ex(
+            """
+            import torch
+            from torch import float16
+
+            def f(x: torch.Tensor):
+                return x.to(float16)
+            """,
+            line=5,
+            error="python value of type 'dtype' cannot be used as a value",
+            fixed="""import torch
+from torch import float16
+
+def f(x: torch.Tensor):
+    return x.to(torch.float16)
+""",
+        ),
     )
     CATALOG = (
         "global_tensor_value",
@@ -1342,15 +1389,19 @@ class GlobalValueRule(Rule):
 
     def visit_Name(self, node: cst.Name, ctx: FunctionContext) -> None:
         name = node.value
-        if name not in ctx.summary.global_names:
+        facts = file_facts(ctx)
+        imported = facts.imported_constants.get(name)
+        if imported is None and name not in facts.global_names:
             return
-        kind = file_facts(ctx).data_globals.get(name)
+        kind = imported[1] if imported else facts.data_globals.get(name)
         if kind is None or not is_load(node, ctx) or in_param(ctx):
             return
         if name in local_names(ctx.node).all:
             return
-        owner = ctx.owner
-        if owner is not None and ctx.compiled.context:
+        if imported is not None:
+            self._report_imported(node, imported[0], kind, ctx)
+            return
+        if ctx.owner is not None and ctx.compiled.context:
             instead = (
                 f"store it on the module in `__init__` (`self.{name.lower()} = {name}`, "
                 "annotated `Final` if it never changes) or pass it in"
@@ -1359,6 +1410,30 @@ class GlobalValueRule(Rule):
             instead = "pass it in as an argument or write the value literally"
         what = "is None at module level" if kind == "None" else f"is a module-level global ({kind})"
         ctx.report(node, f"`{name}` {what}; TorchScript cannot read Python globals: {instead}")
+
+    @staticmethod
+    def _report_imported(node: cst.Name, qualified: str, kind: str, ctx: FunctionContext) -> None:
+        """`pi` from `from math import pi`: TorchScript reads `math.pi`, not the copied name."""
+        module, _, attr = qualified.rpartition(".")
+        facts = file_facts(ctx)
+        alias = next((k for k, v in facts.imports.items() if v == module), "")
+        edits: list[TextEdit] = []
+        if not alias and module not in facts.definitions | facts.global_names:
+            alias = module
+            line = import_line(facts.tree, module)
+            edits.append(TextEdit(Range.of(line, 0, line, 0), f"import {module}\n"))
+        fixes: tuple[Fix, ...] = ()
+        if alias and alias not in local_names(ctx.node).all:
+            new = f"{alias}.{attr}"
+            edits.append(ctx.replace(node, new))
+            fixes = (Fix(f"Replace with `{new}`", tuple(edits)),)
+        ctx.report(
+            node,
+            f"`{node.value}` is `{qualified}` ({kind}) copied into a global by `from {module} "
+            f"import`; TorchScript reads module attributes, not Python globals: write "
+            f"`{module}.{attr}`",
+            fixes=fixes,
+        )
 
 
 # -- TS142 -----------------------------------------------------------------------------------

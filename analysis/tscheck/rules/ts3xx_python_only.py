@@ -17,7 +17,7 @@ import libcst as cst
 from tscheck.index import is_scripting_test
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, ex
-from tscheck.rules.python_only import file_facts, python_only_call
+from tscheck.rules.python_only import file_facts, import_line, python_only_call
 
 
 class PythonOnlyHelperRule(Rule):
@@ -192,7 +192,7 @@ class M(nn.Module):
         helper = ctx.qualname
         chain = ctx.compiled.chain
         reason = chain[-1].text if chain else "compiled code calls it"
-        guarded = _calls_all_guarded(ctx)
+        guarded = self._guarded(ctx)
         fixes = (_decorator_fix(ctx, "unused" if guarded else "ignore"),)
         if guarded:
             advice = (
@@ -211,6 +211,20 @@ class M(nn.Module):
             fixes=fixes,
             related=chain[-1:],
         )
+
+    def __init__(self) -> None:
+        # One answer per helper for the project being checked (a helper often has several
+        # Python-only calls); a new project starts afresh.
+        self._memo_project: object = None
+        self._memo: dict[tuple[str, str], bool] = {}
+
+    def _guarded(self, ctx: FunctionContext) -> bool:
+        if self._memo_project is not ctx.project:
+            self._memo_project, self._memo = ctx.project, {}
+        key = (ctx.summary.path, ctx.qualname)
+        if key not in self._memo:
+            self._memo[key] = _calls_all_guarded(ctx)
+        return self._memo[key]
 
 
 # -- which decorator: are all calls to the helper behind a flag? -------------------------------
@@ -331,33 +345,8 @@ def _jit_name(ctx: FunctionContext, which: str) -> tuple[str, tuple[TextEdit, ..
             return f"{local}.{which}", ()
         if qualified == f"torch.jit.{which}":
             return local, ()
-    line = _import_line(file_facts(ctx).tree)
+    line = import_line(file_facts(ctx).tree)
     return f"torch.jit.{which}", (TextEdit(Range.of(line, 0, line, 0), "import torch\n"),)
-
-
-def _import_line(tree: ast.Module | None) -> int:
-    """Where `import torch` goes: before the first import from torch, else before the first
-    import after the docstring and `from __future__` imports, else before the first statement."""
-    if tree is None:
-        return 1
-    body = tree.body
-    index = 0
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        index = 1  # the module docstring
-    while (
-        index < len(body)
-        and isinstance(body[index], ast.ImportFrom)
-        and getattr(body[index], "module", None) == "__future__"
-    ):
-        index += 1
-    imports = [s for s in body[index:] if isinstance(s, (ast.Import, ast.ImportFrom))]
-    for stmt in imports:  # next to `import torch.nn as nn` / `from torch import Tensor`
-        names = [a.name for a in stmt.names] if isinstance(stmt, ast.Import) else [stmt.module]
-        if any(n and n.split(".")[0] == "torch" for n in names):
-            return stmt.lineno
-    if imports:
-        return imports[0].lineno
-    return body[index].lineno if index < len(body) else 1
 
 
 RULES: tuple[type[Rule], ...] = (PythonOnlyHelperRule,)
