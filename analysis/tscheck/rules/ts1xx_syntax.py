@@ -1,4 +1,10 @@
-"""TS100-TS129: Python syntax outside the TorchScript subset (torch/jit/frontend.py rejects it)."""
+"""TS100-TS129: Python syntax outside the TorchScript subset.
+
+Most of these are errors of the Python frontend (torch/jit/frontend.py, `FrontendRule`), which
+parses every statement of a compiled function, the eager-only branch of
+`if torch.jit.is_scripting():` included. A few (star expansion, mutable defaults,
+positional-only parameters, `...`, `del`) are the C++ compiler's, which skips that branch.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +42,12 @@ def kept_in_python(ctx: FunctionContext) -> bool:
         if kind is not None:
             return kind != "export"
     return False
+
+
+def short_code(ctx: FunctionContext, node: cst.CSTNode, limit: int = 40) -> str:
+    """`node`'s source in backticks when it is short and on one line, else "it"."""
+    code = ctx.code_for(node).strip()
+    return f"`{code}`" if len(code) <= limit and "\n" not in code else "it"
 
 
 def def_range(ctx: FunctionContext, node: cst.FunctionDef | cst.ClassDef) -> Range:
@@ -771,7 +783,9 @@ class SetRule(FrontendRule):
         if in_default(ctx):
             return
         ctx.report(
-            node, "TorchScript has no set type; use a List for membership tests or a Dict[T, bool]"
+            node,
+            f"TorchScript has no set type ({short_code(ctx, node)}); use a List for membership "
+            "tests or a Dict[T, bool]",
         )
 
     def visit_SetComp(self, node: cst.SetComp, ctx: FunctionContext) -> None:
@@ -1350,11 +1364,7 @@ class StarredNonTupleRule(Rule):
         ctx: FunctionContext,
         unpack: bool = False,
     ) -> None:
-        shown = ctx.code_for(value)
-        if len(shown) > 40:
-            shown = "this value"
-        else:
-            shown = f"`{shown}`"
+        shown = short_code(ctx, value)
         how = "unpack" if unpack else "expand"
         if kind == "list":
             advice = "index or slice it (`xs[0]`, `xs[1:]`), or concatenate lists (`xs + [1]`)"
@@ -1439,8 +1449,8 @@ class DoubleStarExpansionRule(FrontendRule):
             return
         ctx.report(
             node.value,
-            f"TorchScript does not support `**{ctx.code_for(node.value)}` in a call; "
-            "pass the keyword arguments explicitly",
+            f"TorchScript does not support `**` expansion of {short_code(ctx, node.value)} in a "
+            "call; pass the keyword arguments explicitly",
         )
 
     def visit_Dict(self, node: cst.Dict, ctx: FunctionContext) -> None:
@@ -1596,7 +1606,8 @@ def f(x: torch.Tensor):
         fix = Fix("Remove the unary `+`", (TextEdit(Range(start, end), ""),))
         ctx.report(
             node,
-            f"TorchScript does not support unary `+`; write `{ctx.code_for(node.expression)}`",
+            "TorchScript does not support unary `+`; drop it and write "
+            f"{short_code(ctx, node.expression)} alone",
             fixes=(fix,),
         )
 
