@@ -3775,6 +3775,345 @@ def _non_constant(ctx: FunctionContext, init: _Init) -> str | None:
     return None
 
 
+# == TS181 / TS182 TorchScript classes and inheritance ========================================
+
+
+def _script_class(ctx: FunctionContext, qualified: str) -> tuple[FileSummary, ClassInfo] | None:
+    """A project class TorchScript compiles as a class: not a module, enum, NamedTuple..."""
+    found = ctx.project.lookup_class(qualified)
+    if found is None or ctx.project.is_module_class(qualified):
+        return None
+    if ctx.project.is_special_class(*found):
+        return None
+    return found
+
+
+def _project_bases(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) -> list[str]:
+    """Qualified names of the class's bases other than `object`."""
+    return [ctx.project.qualify(summary, b) for b in cls.bases if b not in ("object", "")]
+
+
+class ScriptClassInheritanceRule(Rule):
+    code = "TS181"
+    name = "script-class-inheritance"
+    summary = "A class scripted explicitly must derive directly from object"
+    family = Family.INVALID_CUSTOM_CLASS
+    explanation = """
+    **What it does.** Flags a class passed to `torch.jit.script` (or decorated with
+    `@torch.jit.script`) that has a base class other than `object`.
+
+    **Why it fails.** TorchScript classes have no inheritance: `TorchScript classes does not
+    support inheritance yet. Please directly inherit from 'object'`. (A subclass compiled only
+    because a scripted function uses it is accepted, but it loses its inherited methods; see
+    TS182.)
+
+    **How to fix.** Copy the base's fields and methods into the class, or compose: hold the
+    base as an attribute instead of deriving from it.
+    """
+    CATALOG = ("script_class_inheritance",)
+    VALID = (
+        ex(
+            """
+            class Box(object):
+                def __init__(self, v: int):
+                    self.v = v
+
+            class Pair:
+                def __init__(self, a: int, b: int):
+                    self.box = Box(a)
+                    self.b = b
+
+            def f(x: int):
+                return Pair(x, 1).box.v
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            class Base:
+                def __init__(self):
+                    self.a = 1
+
+            class Child(Base):
+                def __init__(self):
+                    self.a = 2
+            """,
+            line=5,
+            error="TorchScript classes does not support inheritance yet",
+            target="Child",
+        ),
+    )
+
+    def check_function(self, ctx: FunctionContext) -> None:
+        owner = ctx.compiled.owner
+        if owner is None or ctx.compiled.info.name != "__init__":
+            return
+        qualified = f"{ctx.summary.module}.{owner.name}"
+        if qualified not in ctx.compiled.roots or ctx.compiled.context != qualified:
+            return
+        if _script_class(ctx, qualified) is None:
+            return
+        bases = _project_bases(ctx, ctx.summary, owner)
+        if not bases:
+            return
+        text = ctx.line_text(owner.line)
+        column = max(text.find("class"), 0)
+        shown = ", ".join(b.rpartition(".")[2] for b in bases)
+        ctx.report(
+            ctx.node,
+            f"{owner.name} is scripted as a TorchScript class but derives from {shown}; "
+            f"TorchScript classes must derive directly from object",
+            range=Range.of(owner.line, column, owner.line, column + 5),
+        )
+
+
+class InheritedMethodRule(Rule):
+    code = "TS182"
+    name = "script-class-inherited-method"
+    summary = "A TorchScript class does not have the methods of its base classes"
+    family = Family.INVALID_CUSTOM_CLASS
+    explanation = """
+    **What it does.** Flags calls of a method that a TorchScript class only inherits
+    (`Child().get()`, `c.get()`, `self.get()` inside the class) when the method is defined
+    in a base class, not in the class itself.
+
+    **Why it fails.** TorchScript compiles only the methods written in the class body; base
+    classes are ignored: `object has no attribute or method 'get'`.
+
+    **How to fix.** Define the method in the class itself (it may call a module-level
+    function holding the shared code), or hold the base as an attribute.
+    """
+    CATALOG = ("script_class_inherited_method_missing",)
+    VALID = (
+        ex(
+            """
+            class Base:
+                def get(self) -> int:
+                    return 1
+
+            class Child(Base):
+                def __init__(self):
+                    self.a = 2
+
+                def get(self) -> int:
+                    return self.a
+
+            def f(x: int):
+                c = Child()
+                return c.get() + Child().get() + x
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            class Base:
+                def get(self) -> int:
+                    return 1
+
+            class Child(Base):
+                def __init__(self):
+                    self.a = 2
+
+            def f(x: int):
+                return Child().get() + x
+            """,
+            line=10,
+            error="object has no attribute or method 'get'",
+        ),
+        ex(
+            """
+            class Base:
+                def get(self) -> int:
+                    return 1
+
+            class Child(Base):
+                def __init__(self):
+                    self.a = 2
+
+                def total(self) -> int:
+                    return self.get() + self.a
+
+            def f(x: int):
+                return Child().total() + x
+            """,
+            line=10,
+            error="object has no attribute or method 'get'",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return
+        receiver = func.value
+        qualified = self._receiver_class(ctx, receiver)
+        if qualified is None:
+            return
+        found = _script_class(ctx, qualified)
+        if found is None:
+            return
+        summary, cls = found
+        method = func.attr.value
+        if cls.method(method) is not None or not _project_bases(ctx, summary, cls):
+            return
+        owner = next(
+            (c for _, c in ctx.project.mro(qualified)[1:] if c.method(method) is not None), None
+        )
+        if owner is None:
+            return
+        ctx.report(
+            func if isinstance(receiver, cst.Call) else node,
+            f"`{method}` is inherited from {owner.name}, but TorchScript compiles only the "
+            f"methods written in {cls.name}; define `{method}` in {cls.name} itself",
+        )
+
+    @staticmethod
+    def _receiver_class(ctx: FunctionContext, receiver: cst.BaseExpression) -> str | None:
+        if isinstance(receiver, cst.Call):
+            name = dotted(receiver.func)
+            return ctx.resolve(name) if name else None
+        if not isinstance(receiver, cst.Name):
+            return None
+        if receiver.value == _self_name(ctx):
+            return ctx.compiled.context or None
+        # `c = Child(...)`, assigned once in this function
+        values = [
+            n.value
+            for n in _walk(ctx.node.body)
+            if isinstance(n, cst.Assign)
+            and any(receiver.value in set(_bound(t.target)) for t in n.targets)
+        ]
+        if len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        if receiver.value in _param_names(ctx):
+            return None
+        name = dotted(values[0].func)
+        return ctx.resolve(name) if name else None
+
+
+# == TS183 methods of traced submodules =======================================================
+
+_TRACE = frozenset({"torch.jit.trace", "torch.jit.trace_module"})
+
+
+class TracedSubmoduleMethodRule(Rule):
+    code = "TS183"
+    name = "traced-submodule-method"
+    summary = "A traced submodule has only forward (and exported methods)"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `self.sub.method(...)` in compiled code when `self.sub` was built
+    with `torch.jit.trace(...)` and `method` is not `forward` or an `@torch.jit.export`
+    method of the traced class.
+
+    **Why it fails.** Tracing records `forward` only; the module's other Python methods are
+    not part of the traced module: `Module 'Sub' has no attribute 'helper'`.
+
+    **How to fix.** Mark the method `@torch.jit.export` in the submodule's class, script the
+    submodule instead of tracing it, or keep the submodule as a plain nn.Module and let the
+    parent's scripting compile it.
+    """
+    CATALOG = ("traced_submodule_extra_method",)
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Sub(nn.Module):
+                @torch.jit.export
+                def helper(self, x: torch.Tensor):
+                    return x + 1
+
+                def forward(self, x: torch.Tensor):
+                    return x * 2
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.sub = torch.jit.trace(Sub(), torch.ones(1))
+
+                def forward(self, x: torch.Tensor):
+                    return self.sub.helper(x) + self.sub(x) + self.sub.forward(x)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class Sub(nn.Module):
+                def helper(self, x: torch.Tensor):
+                    return x + 1
+
+                def forward(self, x: torch.Tensor):
+                    return x * 2
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.sub = torch.jit.trace(Sub(), torch.ones(1))
+
+                def forward(self, x: torch.Tensor):
+                    return self.sub.helper(x)
+            """,
+            line=17,
+            error="Module 'Sub' has no attribute 'helper'",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value in ("forward", "__call__"):
+            return
+        sub = _self_attr(func.value, _self_name(ctx))
+        if sub is None:
+            return
+        facts = _facts(ctx)
+        if facts is None or not facts.module:
+            return
+        inits = facts.inits.get(sub)
+        if not inits or any(_outer_call(i) not in _TRACE for i in inits):
+            return
+        traced = {_traced_class(ctx, i) for i in inits}
+        if None in traced or len(traced) != 1:
+            return
+        qualified = traced.pop()
+        assert qualified is not None
+        method = func.attr.value
+        for _, cls in ctx.project.mro(qualified):
+            defined = cls.method(method)
+            if defined is not None and defined.modifier == "export":
+                return
+        short = qualified.rpartition(".")[2]
+        ctx.report(
+            func,
+            f"`self.{sub}` is traced, so it has only forward and exported methods; mark "
+            f"{short}.{method} @torch.jit.export or script the submodule instead of tracing it",
+            related=tuple(_init_link(i, f"self.{sub} is traced here") for i in inits),
+        )
+
+
+def _traced_class(ctx: FunctionContext, init: _Init) -> str | None:
+    """The project module class whose instance `torch.jit.trace(Cls(...), ...)` traces."""
+    value = _init_value(ctx, init)
+    call = value.node if value else None
+    if not isinstance(call, cst.Call) or not call.args:
+        return None
+    first = call.args[0].value
+    if not isinstance(first, cst.Call):
+        return None
+    name = dotted(first.func)
+    qualified = ctx.resolve(name) if name else ""
+    if ctx.project.lookup_class(qualified) is None:
+        return None
+    return qualified if ctx.project.is_module_class(qualified) else None
+
+
 RULES: tuple[type[Rule], ...] = (
     ClassAttributeRule,
     ModuleContainerAttributeRule,
@@ -3797,4 +4136,7 @@ RULES: tuple[type[Rule], ...] = (
     ModuleNotInitializedRule,
     LambdaHookRule,
     InvalidConstantRule,
+    ScriptClassInheritanceRule,
+    InheritedMethodRule,
+    TracedSubmoduleMethodRule,
 )
