@@ -169,6 +169,10 @@ ROOTS: tuple[Root, ...] = (
     Root("layers.py", "ConvNormActivation(3, 8, norm_layer=None)", "m(torch.randn(1, 3, 5, 5))"),
     Root("layers.py", "stochastic_depth", "m(torch.randn(4, 3), 0.2, 'batch', True)"),
     Root("layers.py", "channel_shuffle", "m(torch.randn(1, 4, 2, 2), 2)"),
+    # A @torch.jit.interface attribute, and a Union argument refined by isinstance.
+    Root("layers.py", "GatedActivation()", "m(torch.randn(3))"),
+    Root("layers.py", "GatedActivation(nn.Tanh())", "m(torch.randn(3))"),
+    Root("layers.py", "to_batch", "m([torch.randn(3, 2, 2)]); m(torch.randn(1, 3, 2, 2))"),
 )
 
 # (file, line, code) -> why tscheck is wrong there. Each is a tscheck bug to fix.

@@ -1,7 +1,7 @@
 """Building blocks shared by the corpus models (shaped like torchvision.ops.misc and friends)."""
 
 import logging
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -167,3 +167,38 @@ def global_pool(x: Tensor, kind: str = "avg") -> Tensor:
     if kind == "avg":
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
     return F.adaptive_max_pool2d(x, 1).flatten(1)
+
+
+@torch.jit.interface
+class ActivationInterface(nn.Module):
+    """Any module mapping a tensor to a tensor; lets a scripted model swap its activation."""
+
+    # Parameter names are part of the interface: torch's activations call theirs `input`.
+    def forward(self, input: Tensor) -> Tensor:  # an interface: only the signature is compiled
+        pass
+
+
+class GatedActivation(nn.Module):
+    act: ActivationInterface
+
+    def __init__(self, act: Optional[nn.Module] = None) -> None:
+        super().__init__()
+        self.act = act if act is not None else nn.SiLU()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(self.act(x))
+
+
+def to_batch(images: Union[Tensor, List[Tensor]]) -> Tensor:
+    """Accept one NCHW tensor or a list of CHW tensors (of one size)."""
+    if isinstance(images, Tensor):
+        return images
+    return torch.stack(images)
+
+
+try:  # an optional fused kernel, the way many repositories probe for apex
+    from apex.normalization import FusedLayerNorm as _FusedLayerNorm  # type: ignore[import-not-found]
+except ImportError:
+    _FusedLayerNorm = None
+
+HAS_FUSED_LAYER_NORM = _FusedLayerNorm is not None
