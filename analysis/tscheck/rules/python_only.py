@@ -684,6 +684,7 @@ class PythonOnlyCall:
     kind: str
     name: str  # what to show: "np.zeros", "open", ".numpy()", "print(..., file=...)"
     node: cst.CSTNode  # where the compiler points
+    note: str = ""  # after the name: " (`numpy.zeros`)" when called through an alias
 
 
 def python_only_call(node: cst.Call, ctx: FunctionContext) -> PythonOnlyCall | None:
@@ -703,8 +704,13 @@ def python_only_call(node: cst.Call, ctx: FunctionContext) -> PythonOnlyCall | N
             return PythonOnlyCall("numpy", ".numpy()", func)
     else:
         return None
-    if resolve_call(func, ctx, _is_python_only):
-        return PythonOnlyCall("module", ctx.code_for(func), func)
+    qualified = resolve_call(func, ctx, _is_python_only)
+    if qualified:
+        shown = ctx.code_for(func)
+        note = ""
+        if shown.split(".")[0] != qualified.split(".")[0]:
+            note = f" (`{qualified}`)"  # through an alias: `now` (`time.time`)
+        return PythonOnlyCall("module", shown, func, note)
     if python_object_call(func, ctx):
         return PythonOnlyCall("object", ctx.code_for(func), func)
     return None

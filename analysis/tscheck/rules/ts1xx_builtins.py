@@ -265,7 +265,12 @@ class PythonModuleCallRule(Rule):
             message = f"TorchScript supports only `warnings.warn`, not `{shown}`"
         else:
             hint = _MODULE_HINTS.get(head, "do this work outside the scripted model")
-            message = f"`{shown}` calls into `{head}`, which TorchScript cannot compile; {hint}"
+            note = ""
+            if shown.split(".")[0] != qualified.split(".")[0]:
+                note = f" (`{qualified}`)"  # through an alias: `now` (`time.time`)
+            message = (
+                f"`{shown}`{note} calls into `{head}`, which TorchScript cannot compile; {hint}"
+            )
         ctx.report(func, message)
 
     @staticmethod

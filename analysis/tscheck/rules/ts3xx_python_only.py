@@ -206,7 +206,7 @@ class M(nn.Module):
             )
         ctx.report(
             found.node,
-            f"`{found.name}` can only run in Python, but {helper} is compiled because "
+            f"`{found.name}`{found.note} can only run in Python, but {helper} is compiled because "
             f"{reason}; {advice}",
             fixes=fixes,
             related=chain[-1:],
