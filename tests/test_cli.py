@@ -348,6 +348,7 @@ def test_suppressions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
                     b = lambda y: y  # tscheck: ignore
                     c = lambda y: y  # tscheck: ignore[TS120]
                     d = lambda y: y  # tscheck: ignore[TS999]
+                    e = (lambda y: y, "# tscheck: ignore")  # a string is not a comment
                     return x
             """
         },
@@ -362,6 +363,7 @@ def test_suppressions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         ("TS101", 9, "error"),
         ("TS101", 10, "error"),
         ("TS002", 10, "warning"),
+        ("TS101", 11, "error"),
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -298,7 +298,7 @@ def finish(
             )
         ]
     lines = source_lines(f.text) if findings or "tscheck" in f.text else []
-    suppressed = _suppressions(lines)
+    suppressed, columns = _suppressions(f.text, lines)
     out: list[Diagnostic] = []
     seen: set[tuple[str, int, int, str]] = set()
     for finding in findings:
@@ -325,26 +325,65 @@ def finish(
                 related=finding.related,
             )
         )
-    out.extend(_unknown_suppressions(f.path, lines, suppressed, config))
+    out.extend(_unknown_suppressions(f.path, lines, suppressed, columns, config))
     return out
 
 
-def _suppressions(lines: Sequence[str]) -> dict[int, frozenset[str]]:
-    """line -> codes suppressed there (empty set = every code)."""
+def _suppressions(
+    text: str, lines: Sequence[str]
+) -> tuple[dict[int, frozenset[str]], dict[int, int]]:
+    """line -> codes suppressed there (empty set = every code), and line -> the column where
+    the suppression comment's match starts. Only real comments count: a line that looks like
+    one inside a string is not a suppression (tokenize tells, and runs only when some line
+    matches, which is rare)."""
     out: dict[int, frozenset[str]] = {}
-    for number, text in enumerate(lines, start=1):
-        if "tscheck" not in text:
-            continue
-        match = SUPPRESSION.search(text)
+    columns: dict[int, int] = {}
+    candidates = {
+        number
+        for number, line in enumerate(lines, start=1)
+        if "tscheck" in line and SUPPRESSION.search(line)
+    }
+    if not candidates:
+        return out, columns
+    for number, column, comment in _comments(text, candidates, lines):
+        match = SUPPRESSION.search(comment)
         if match is None:
             continue
         codes = match.group("codes")
         out[number] = frozenset(c.strip().upper() for c in (codes or "").split(",") if c.strip())
-    return out
+        columns[number] = column + match.start()
+    return out, columns
+
+
+def _comments(
+    text: str, candidates: set[int], lines: Sequence[str]
+) -> Iterator[tuple[int, int, str]]:
+    """(line, column, text) of each comment on a candidate line."""
+    import io
+    import tokenize
+
+    try:
+        found = [
+            (tok.start[0], tok.start[1], tok.string)
+            for tok in tokenize.generate_tokens(io.StringIO(text, newline="").readline)
+            if tok.type == tokenize.COMMENT and tok.start[0] in candidates
+        ]
+    except (tokenize.TokenError, SyntaxError):  # ast parsed it; be lenient all the same
+        found = []
+        for number in sorted(candidates):
+            line = lines[number - 1]
+            match = SUPPRESSION.search(line)
+            if match is not None:
+                found.append((number, match.start(), line[match.start() :]))
+    yield from found
 
 
 def _unknown_suppressions(
-    path: str, lines: Sequence[str], suppressed: dict[int, frozenset[str]], config: Config
+    path: str,
+    lines: Sequence[str],
+    suppressed: dict[int, frozenset[str]],
+    columns: dict[int, int],
+    config: Config,
 ) -> list[Diagnostic]:
     from tscheck.model import Range
 
@@ -356,7 +395,7 @@ def _unknown_suppressions(
             if code in RULES_BY_CODE or code in ENGINE_CODES:
                 continue
             text = lines[line - 1]
-            col = text.find(code)
+            col = text.find(code, columns.get(line, 0))
             out.append(
                 Diagnostic(
                     path=path,
