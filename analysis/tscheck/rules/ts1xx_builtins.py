@@ -12,6 +12,7 @@ import string
 
 import libcst as cst
 
+from tscheck.index import FunctionInfo
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, ex
 from tscheck.rules.python_only import (
@@ -1451,7 +1452,8 @@ class RecursionRule(Rule):
     family = Family.UNSUPPORTED_CONSTRUCTS
     explanation = """
     **What it does.** Flags a compiled function that calls itself: `f(...)` inside `def f`,
-    or `self.m(...)` inside method `m`.
+    or `self.m(...)` inside method `m`, and the call that closes a longer cycle
+    (`a -> b -> a`) on the chain that makes the function compiled.
 
     **Why it fails.** TorchScript inlines and type-checks callees while compiling the caller,
     so a call cycle has no end: `function 'f' is called recursively. Recursive calls are not
@@ -1523,52 +1525,111 @@ class RecursionRule(Rule):
             line=8,
             error="method 'fact' is called recursively",
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def walk(self, n: int) -> int:
+                    if n <= 0:
+                        return 0
+                    return self.step(n - 1)
+
+                def step(self, n: int) -> int:
+                    return self.walk(n)
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.walk(3)
+            """,
+            line=11,
+            error="method 'walk' is called recursively",
+        ),
+        ex(
+            """
+            def even(n: int) -> bool:
+                if n == 0:
+                    return True
+                return odd(n - 1)
+
+            def odd(n: int) -> bool:
+                return not even(n)
+
+            def f(n: int):
+                return even(n)
+            """,
+            line=7,
+            error="maximum recursion depth exceeded",
+        ),
     )
     CATALOG = ("recursive_function",)
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         func = node.func
-        info = ctx.info
         if isinstance(func, cst.Name):
-            if func.value != info.name or "." in info.qualname:
-                return
+            name = func.value
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            name = func.attr.value
+        else:
+            return
+        chain = ctx.compiled.chain
+        if name != ctx.info.name and not any(link.function.endswith(name) for link in chain):
+            return  # cheap pre-check: only a function on the why-chain can close a cycle
+        target = self._callee(func, ctx)
+        if target is None:
+            return
+        here = (ctx.summary.path, ctx.info.qualname)
+        if target == here:
+            what = "method" if isinstance(func, cst.Attribute) else "function"
+            ctx.report(
+                func,
+                f"{what} `{ctx.info.name}` calls itself; TorchScript does not support "
+                "recursion: rewrite it as a loop",
+            )
+            return
+        cycle = self._cycle(target, ctx)
+        if cycle:
+            ctx.report(
+                func,
+                f"`{ctx.code_for(func)}` calls back into {target[1]}, which is still being "
+                f"compiled ({' -> '.join(cycle)}); TorchScript does not support recursion: "
+                "rewrite it as a loop",
+            )
+
+    @staticmethod
+    def _callee(func: cst.Name | cst.Attribute, ctx: FunctionContext) -> tuple[str, str] | None:
+        """(path, qualname) of the project function a call reaches, if it can be told."""
+        project, info = ctx.project, ctx.info
+        if isinstance(func, cst.Name):
             if func.value in local_names(ctx.node).all:
-                return
-            ctx.report(func, self._message(info.name, "function"))
-        elif isinstance(func, cst.Attribute) and func.attr.value == info.name:
-            receiver = func.value
-            if not (
-                isinstance(receiver, cst.Name) and info.params and receiver.value == info.params[0]
-            ):
-                return
-            if (
-                ctx.owner is None
-                or info.is_staticmethod
-                or receiver.value in local_names(ctx.node).assigned
-            ):
-                return
-            if not self._same_method(ctx):
-                return
-            ctx.report(node, self._message(info.name, "method"))
+                return None
+            found = project.lookup(project.qualify(ctx.summary, func.value))
+            if found is None or not isinstance(found[1], FunctionInfo):
+                return None
+            return found[0].path, found[1].qualname
+        receiver = func.value
+        if not (
+            isinstance(receiver, cst.Name) and info.params and receiver.value == info.params[0]
+        ):
+            return None
+        if ctx.owner is None or info.is_staticmethod or not ctx.compiled.context:
+            return None
+        if receiver.value in local_names(ctx.node).assigned:
+            return None
+        method = project.find_method(ctx.compiled.context, func.attr.value)
+        return (method[0].path, method[2].qualname) if method is not None else None
 
     @staticmethod
-    def _same_method(ctx: FunctionContext) -> bool:
-        """`self.m()` resolves to this very method for the class being compiled."""
-        context = ctx.compiled.context
-        if not context:
-            return False
-        found = ctx.project.find_method(context, ctx.info.name)
-        if found is None:
-            return False
-        summary, _, method = found
-        return summary.path == ctx.summary.path and method.qualname == ctx.info.qualname
-
-    @staticmethod
-    def _message(name: str, what: str) -> str:
-        return (
-            f"{what} `{name}` calls itself; TorchScript does not support recursion: rewrite it "
-            "as a loop"
-        )
+    def _cycle(target: tuple[str, str], ctx: FunctionContext) -> list[str]:
+        """The why-chain from `target` down to this function, when `target` is on it."""
+        chain = ctx.compiled.chain
+        # A link's function lives in the file where the next link's call happens.
+        files = [link.path for link in chain[1:]] + [ctx.summary.path]
+        for index, (link, path) in enumerate(zip(chain, files, strict=True)):
+            if (path, link.function) == target:
+                names = [step.function for step in chain[index:]]
+                return [*names, target[1]] if names[-1] == ctx.info.qualname else []
+        return []
 
 
 RULES: tuple[type[Rule], ...] = (
