@@ -5,10 +5,11 @@ Dict[str, Tensor] / List[Tensor] outputs, ModuleDict heads, `torch.jit.is_script
 guards around eager-only code, and @torch.jit.export / unused / ignore methods.
 """
 
+import abc
 import logging
 import math
 import warnings
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -177,15 +178,32 @@ class Backbone(nn.Module):
         return {"p1": p1, "p2": p2}
 
 
-class ClassificationHead(nn.Module):
-    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, prior_probability: float = 0.01) -> None:
+class DetectionHead(nn.Module, metaclass=abc.ABCMeta):
+    """What every head of the detector implements: an abstract base, never scripted itself
+    (scripting a subclass compiles only the subclass's forward)."""
+
+    def __init__(self, in_channels: int, num_anchors: int) -> None:
         super().__init__()
+        self.in_channels = in_channels
+        self.num_anchors = num_anchors
+
+    @abc.abstractmethod
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Map the feature pyramid to per-anchor outputs."""
+        ...
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, num_anchors={self.num_anchors}"
+
+
+class ClassificationHead(DetectionHead):
+    def __init__(self, in_channels: int, num_anchors: int, num_classes: int, prior_probability: float = 0.01) -> None:
+        super().__init__(in_channels, num_anchors)
         self.conv = nn.Sequential(ConvNormActivation(in_channels, in_channels, norm_layer=None))
         self.cls_logits = nn.Conv2d(in_channels, num_anchors * num_classes, kernel_size=3, stride=1, padding=1)
         torch.nn.init.normal_(self.cls_logits.weight, std=0.01)
         torch.nn.init.constant_(self.cls_logits.bias, -math.log((1 - prior_probability) / prior_probability))
         self.num_classes = num_classes
-        self.num_anchors = num_anchors
 
     def forward(self, x: List[Tensor]) -> Tensor:
         all_cls_logits = []
@@ -200,9 +218,9 @@ class ClassificationHead(nn.Module):
         return torch.cat(all_cls_logits, dim=1)
 
 
-class RegressionHead(nn.Module):
+class RegressionHead(DetectionHead):
     def __init__(self, in_channels: int, num_anchors: int) -> None:
-        super().__init__()
+        super().__init__(in_channels, num_anchors)
         self.conv = nn.Sequential(ConvNormActivation(in_channels, in_channels, norm_layer=None))
         self.bbox_reg = nn.Conv2d(in_channels, num_anchors * 4, kernel_size=3, stride=1, padding=1)
 
