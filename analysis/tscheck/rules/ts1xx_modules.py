@@ -76,10 +76,13 @@ class _Facts:
     # torch or third-party base class we cannot see.
     closed: bool
     inits: dict[str, list[_Init]] = field(default_factory=dict)
+    # TorchScript reads class annotations (and so `Final`) from the first class in the MRO
+    # that has any: a subclass with annotations of its own hides those of its bases.
     finals: set[str] = field(default_factory=set)
+    annotations: set[str] = field(default_factory=set)
+    annotations_owner: ClassInfo | None = None
     constants: set[str] = field(default_factory=set)  # the effective __constants__
     constants_owner: tuple[FileSummary, ClassInfo] | None = None
-    annotations: set[str] = field(default_factory=set)
     methods: set[str] = field(default_factory=set)
     class_attrs: dict[str, tuple[FileSummary, ClassInfo]] = field(default_factory=dict)
 
@@ -180,8 +183,10 @@ def _gather(project: Project, context: str) -> _Facts:
     for summary, cls in mro:
         for attr in cls.init_attrs:
             facts.inits.setdefault(attr.attr, []).append(_Init(summary, cls, attr))
-        facts.finals.update(cls.finals)
-        facts.annotations.update(cls.annotations)
+        if cls.annotations and facts.annotations_owner is None:
+            facts.finals.update(cls.finals)
+            facts.annotations.update(cls.annotations)
+            facts.annotations_owner = cls
         facts.methods.update(m.name for m in cls.methods)
         for name in cls.class_attrs:
             facts.class_attrs.setdefault(name, (summary, cls))
@@ -659,6 +664,46 @@ class M(Base):
         return x * self.scale + self.shift
 """,
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class Base(nn.Module):
+                expansion: Final = 4
+
+            class M(Base):
+                width: int
+
+                def __init__(self):
+                    super().__init__()
+                    self.width = 2
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.expansion * self.width
+            """,
+            line=16,
+            error="Module 'M' has no attribute 'expansion'",
+            fixed="""import torch
+import torch.nn as nn
+from typing import Final
+
+class Base(nn.Module):
+    __constants__ = ["expansion"]
+    expansion: Final = 4
+
+class M(Base):
+    width: int
+
+    def __init__(self):
+        super().__init__()
+        self.width = 2
+
+    def forward(self, x: torch.Tensor):
+        return x * self.expansion * self.width
+""",
+        ),
     )
 
     def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
@@ -685,15 +730,26 @@ class M(Base):
         related = (
             ChainLink(f"{cls.name}.{name} is assigned in the class body", summary.path, line),
         )
-        fixes = () if kind == "dict" else _constant_fixes(ctx, facts, src, statement, name, kind)
+        fixes = (
+            () if kind == "dict" else _constant_fixes(ctx, facts, cls, src, statement, name, kind)
+        )
         hint = (
             f"assign it in __init__ (`self.{name} = ...`): a dict cannot be a constant"
             if kind == "dict"
             else f"annotate it `{name}: Final = ...` or list it in `__constants__`"
         )
+        problem = "which TorchScript does not see on the module"
+        owner = facts.annotations_owner
+        if name in cls.finals and owner is not None and owner is not cls:
+            # Final in a base class, hidden by a subclass's own annotations
+            problem = (
+                f"and its `Final` in {cls.name} is hidden: TorchScript reads annotations only "
+                f"from {owner.name}, the first class with any"
+            )
+            hint = f'list it in `__constants__` instead (`__constants__ = ["{name}"]`)'
         ctx.report(
             node,
-            f"`{name}` is a class attribute, which TorchScript does not see on the module; {hint}",
+            f"`{name}` is a class attribute, {problem}; {hint}",
             fixes=fixes,
             related=related,
         )
@@ -702,6 +758,7 @@ class M(Base):
 def _constant_fixes(
     ctx: FunctionContext,
     facts: _Facts,
+    holder_cls: ClassInfo,
     src: _Source,
     statement: cst.Assign | cst.AnnAssign,
     name: str,
@@ -712,8 +769,10 @@ def _constant_fixes(
     safe = kind != "list"
     final = _final_spelling(ctx)
     owner = facts.classes[0][1]
-    # Final works through the MRO; __constants__ only from the first class that has one.
-    if final is not None:
+    # TorchScript reads annotations from the first class in the MRO that has any, and
+    # __constants__ from the first class that defines it.
+    before = [c for _, c in facts.classes[: [c for _, c in facts.classes].index(holder_cls)]]
+    if final is not None and not any(c.annotations for c in before):
         if isinstance(statement, cst.Assign):
             target = statement.targets[0].target
             end = _range(ctx, src, target).end
