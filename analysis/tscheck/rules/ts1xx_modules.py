@@ -2844,6 +2844,8 @@ def _annotation_fix(
     summary, cls = facts.classes[0]
     if _future_annotations(ctx.summary) or any(i.cls is not cls for i in inits):
         return ()
+    if facts.annotations_owner not in (None, cls):
+        return ()  # annotating this class would hide its bases' annotations (and Finals)
     class_src = _class_source(ctx, summary, cls)
     if class_src is None:
         return ()
@@ -4028,8 +4030,12 @@ class InheritedMethodRule(Rule):
             f"methods written in {cls.name}; define `{method}` in {cls.name} itself",
         )
 
-    @staticmethod
-    def _receiver_class(ctx: FunctionContext, receiver: cst.BaseExpression) -> str | None:
+    # The locals of the function being walked (libcst caches blocks by text, so the same
+    # node can come back in another file or run: the key includes those).
+    _key: tuple[object, ...] = ()
+    _constructed: dict[str, str] = {}
+
+    def _receiver_class(self, ctx: FunctionContext, receiver: cst.BaseExpression) -> str | None:
         if isinstance(receiver, cst.Call):
             name = dotted(receiver.func)
             return ctx.resolve(name) if name else None
@@ -4037,19 +4043,32 @@ class InheritedMethodRule(Rule):
             return None
         if receiver.value == _self_name(ctx):
             return ctx.compiled.context or None
-        # `c = Child(...)`, assigned once in this function
-        values = [
-            n.value
-            for n in _walk(ctx.node.body)
-            if isinstance(n, cst.Assign)
-            and any(receiver.value in set(_bound(t.target)) for t in n.targets)
-        ]
-        if len(values) != 1 or not isinstance(values[0], cst.Call):
-            return None
-        if receiver.value in _param_names(ctx):
-            return None
-        name = dotted(values[0].func)
-        return ctx.resolve(name) if name else None
+        key = (id(ctx.node), ctx.node, ctx.summary.path, id(ctx.project), ctx.compiled.key)
+        if self._key != key:  # one walk per function, not per call
+            self._key = key
+            self._constructed = _constructed_locals(ctx)
+        return self._constructed.get(receiver.value)
+
+
+def _constructed_locals(ctx: FunctionContext) -> dict[str, str]:
+    """Locals bound exactly once, to `SomeClass(...)`: name -> qualified class."""
+    bound: dict[str, list[cst.BaseExpression]] = {}
+    for node in _walk(ctx.node.body):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                for name in _bound(target.target):
+                    bound.setdefault(name, []).append(node.value)
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For)):
+            for name in _bound(node.target):
+                bound.setdefault(name, []).append(node.target)
+    out: dict[str, str] = {}
+    params = _param_names(ctx)
+    for name, values in bound.items():
+        if len(values) == 1 and isinstance(values[0], cst.Call) and name not in params:
+            callee = dotted(values[0].func)
+            if callee:
+                out[name] = ctx.resolve(callee)
+    return out
 
 
 # == TS183 methods of traced submodules =======================================================
