@@ -120,11 +120,13 @@ ROOTS: tuple[Root, ...] = (
     ),
     Root("tagger.py", "BiLSTMTagger(50, 5)", "m(torch.randint(1, 50, (2, 6)))"),
     Root("tagger.py", "CharEncoder(30)", "m(torch.randint(0, 30, (2, 3, 4)))"),
-    # UNet: skip connections, torch.cat, F.pad, enumerate over a ModuleList.
+    # UNet: skip connections, torch.cat, F.pad, enumerate over a ModuleList; written with
+    # `from __future__ import annotations`, builtin generics and `X | None`.
     Root(
         "unet.py",
         "UNet(3, 2, base=8)",
-        "m.eval(); m(torch.randn(1, 3, 37, 45)); m.predict_mask(torch.randn(1, 3, 32, 32))",
+        "m.eval(); m(torch.randn(1, 3, 37, 45));"
+        " m.predict_mask(torch.randn(1, 3, 32, 32), 0.5, (40, 40))",
     ),
     Root(
         "unet.py",

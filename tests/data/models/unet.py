@@ -1,6 +1,8 @@
-"""U-Net (Ronneberger et al., 2015) for segmentation: an encoder-decoder with skip connections."""
+"""U-Net (Ronneberger et al., 2015) for segmentation: an encoder-decoder with skip connections.
 
-from typing import List, Optional
+Written in modern style: postponed annotations, builtin generics and `X | None`."""
+
+from __future__ import annotations
 
 import torch
 import torch.nn as nn
@@ -11,7 +13,7 @@ from torch import Tensor
 class DoubleConv(nn.Sequential):
     """(conv => BN => ReLU) * 2"""
 
-    def __init__(self, in_channels: int, out_channels: int, mid_channels: Optional[int] = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, mid_channels: int | None = None) -> None:
         if not mid_channels:
             mid_channels = out_channels
         super().__init__(
@@ -87,7 +89,7 @@ class UNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.inc(x)
-        skips: List[Tensor] = [x]
+        skips: list[Tensor] = [x]
         for down in self.downs:
             x = down(x)
             skips.append(x)
@@ -97,8 +99,10 @@ class UNet(nn.Module):
         return self.outc(x)
 
     @torch.jit.export
-    def predict_mask(self, x: Tensor, threshold: float = 0.5) -> Tensor:
+    def predict_mask(self, x: Tensor, threshold: float = 0.5, out_size: tuple[int, int] | None = None) -> Tensor:
         logits = self.forward(x)
+        if out_size is not None:
+            logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
         if self.n_classes == 1:
             return (torch.sigmoid(logits) > threshold).to(torch.uint8)
         return logits.argmax(dim=1).to(torch.uint8)
