@@ -15,7 +15,10 @@ the entry gets removed).
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -427,3 +430,22 @@ def test_bundled_example_is_rejected_by_the_compiler() -> None:
     (verdict,) = compile_all([Job(code=code, target="TinyNet()")])
     assert not verdict.accepted
     assert "Don't support formatting in JoinedStr" in verdict.error
+
+
+def test_readme_command_reports_the_bundled_example() -> None:
+    """`tscheck examples/` from the repository root (the README's first command) checks the
+    example even though the repository's own config excludes it (examples/pyproject.toml)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tscheck", "examples/", "--no-cache", "--format", "json"],
+        cwd=EXAMPLES.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    reported = {
+        (Path(d["path"]).name, d["range"]["start"]["line"], d["code"])
+        for d in json.loads(proc.stdout)["diagnostics"]
+    }
+    assert reported == EXAMPLE_FINDINGS
