@@ -532,6 +532,16 @@ def test_root_checks_only_what_the_class_compiles(
     assert "models.py:7:" not in out and "models.py:12:" in out
     code, _, err = cli(capsys, "--no-cache", "models.py", "--root", "models.py:C")
     assert code == 2 and "no class or function 'C'" in err
+    # Roots from config are relative to its folder, and their file is indexed even when it is
+    # not among the files checked.
+    write(tmp_path, {"pyproject.toml": '[tool.tscheck]\nroots = ["models.py:A"]\n', "other.py": ""})
+    _, out, _ = cli(capsys, "--no-cache", "--format", "json", "models.py")
+    assert [d["range"]["start"]["line"] for d in json.loads(out)["diagnostics"]] == [7]
+    code, out, err = cli(capsys, "--no-cache", "other.py")
+    assert (code, err) == (0, "")
+    write(tmp_path, {"pyproject.toml": '[tool.tscheck]\nroots = ["gone.py:A"]\n'})
+    code, _, err = cli(capsys, "--no-cache", "other.py")
+    assert code == 2 and "root gone.py:A: no such file gone.py" in err
 
 
 # -- fix and diff -----------------------------------------------------------------------------

@@ -251,17 +251,18 @@ def check_command(argv: Sequence[str]) -> int:
         raise UsageError("--statistics prints text or json; not with --format " + opts.format)
     if opts.jobs < 0:
         raise UsageError("--jobs must be 0 (one per core) or more")
-    roots = [_parse_root(spec) for spec in opts.root or ()]
+    for spec in opts.root or ():
+        _parse_root(spec)  # a bad --root is a usage error before any work
     if opts.stdin_filename is None and not opts.paths:
         if opts.no_default_path:
             return EXIT_CLEAN
         opts.paths = ["."]
     report = Report()
     if opts.stdin_filename is not None:
-        _check_stdin(opts, roots, report)
+        _check_stdin(opts, report)
     else:
         for group in _groups(opts, report.errors):
-            _check_group(opts, group, roots, report)
+            _check_group(opts, group, report)
     return _emit(opts, report)
 
 
@@ -322,7 +323,7 @@ def _runner(opts: Options, config: Config) -> tuple[Runner, Cache | None]:
     return Runner(config, cache, opts.jobs), cache
 
 
-def _check_group(opts: Options, group: Group, roots: list[str], report: Report) -> None:
+def _check_group(opts: Options, group: Group, report: Report) -> None:
     from tscheck.runner import Source
 
     config = group.config
@@ -341,11 +342,11 @@ def _check_group(opts: Options, group: Group, roots: list[str], report: Report) 
         sources.append(Source(path, modules.name(path), read.text))
     if not sources:
         return
-    context = _context(sources, config, modules, roots, skip=set())
+    context = _context(sources, config, modules, skip=set())
     _run_and_fix(opts, config, sources, context, boms, report)
 
 
-def _check_stdin(opts: Options, roots: list[str], report: Report) -> None:
+def _check_stdin(opts: Options, report: Report) -> None:
     from tscheck.runner import Source
 
     assert opts.stdin_filename is not None
@@ -362,12 +363,12 @@ def _check_stdin(opts: Options, roots: list[str], report: Report) -> None:
         return
     modules = fs.Modules()
     source = Source(path, modules.name(path), read.text)
-    context = _context([source], config, modules, roots, skip={path})
+    context = _context([source], config, modules, skip={path})
     _run_and_fix(opts, config, [source], context, {path: read.bom}, report, stdin=True)
 
 
 def _context(
-    sources: Sequence[Source], config: Config, modules: fs.Modules, roots: list[str], skip: set[str]
+    sources: Sequence[Source], config: Config, modules: fs.Modules, skip: set[str]
 ) -> list[Source]:
     """Sources for the files reach must see but that are not reported on."""
     from tscheck.runner import Source
@@ -375,14 +376,14 @@ def _context(
     checked = {s.path: s.text for s in sources}
     found = [(p, t) for p, t in fs.context_files(checked, config, modules) if p not in skip]
     known = set(checked) | {p for p, _ in found}
-    for spec in roots:
-        root_file = spec.rpartition(":")[0]
+    for spec in config.roots:  # a root's file is indexed even when it is not checked
+        root_file = _root_file(config, spec)
         if root_file not in known and root_file not in skip:
             known.add(root_file)
             try:
                 found.append((root_file, fs.read_source(root_file).text))
-            except fs.ReadError as exc:
-                raise UsageError(str(exc)) from None
+            except fs.ReadError:
+                continue  # _check_roots says what is wrong with it
     return [Source(p, modules.name(p), t) for p, t in found]
 
 
@@ -437,15 +438,21 @@ def _check_selectors(opts: Options, rules: Sequence[RuleInfo]) -> None:
                 )
 
 
+def _root_file(config: Config, spec: str) -> str:
+    """A root's file: --root paths are absolute already, config ones relative to its folder."""
+    path = spec.rpartition(":")[0]
+    return os.path.normpath(os.path.join(config.root, path))
+
+
 def _check_roots(config: Config, outcome: Outcome, report: Report) -> None:
     """A --root (or config root) naming nothing would silently check nothing: say so."""
     for spec in config.roots:
-        path, _, name = spec.rpartition(":")
+        path, name = _root_file(config, spec), spec.rpartition(":")[2]
         head = name.split(".")[0]
-        if not os.path.isabs(path):
-            path = os.path.join(config.root, path)
         matches = [s for p, s in outcome.summaries.items() if fs.same_path(p, path)]
-        if not matches:
+        if not os.path.isfile(path):
+            report.errors.append(f"root {spec}: no such file {fs.display(path)}")
+        elif not matches:
             report.errors.append(f"root {spec}: {fs.display(path)} is not among the checked files")
         elif not any(s.cls(head) or s.function(head) for s in matches):
             report.errors.append(
