@@ -183,20 +183,12 @@ ROOTS: tuple[Root, ...] = (
 )
 
 # (file, line, code) -> why tscheck is wrong there. Each is a tscheck bug to fix.
-_GUARD = (
-    "reach: `if not torch.jit.is_scripting() and not torch.jit.is_tracing():` (layers.py:123)"
-    " is eager-only, the compiler never compiles _log_api_usage_once; tscheck only"
-    " recognises a bare `[not] torch.jit.is_scripting()` test"
-)
 _ABSTRACT = (
     "default roots: DetectionHead is an abstract base (metaclass=ABCMeta, @abc.abstractmethod"
     " forward(self, *args, **kwargs): ...); it cannot be instantiated, so never scripted, and"
     " scripting its subclasses compiles only their own forward"
 )
 KNOWN_FALSE_POSITIVES: dict[tuple[str, int, str], str] = {
-    ("layers.py", 114, "TS190"): _GUARD,
-    ("layers.py", 116, "TS132"): _GUARD,
-    ("layers.py", 117, "TS330"): _GUARD,
     ("detection.py", 191, "TS118"): _ABSTRACT,
     ("detection.py", 193, "TS128"): _ABSTRACT,
 }
