@@ -122,7 +122,36 @@ def test_submodules_in_containers_are_compiled_even_if_never_called() -> None:
     assert got["Head.forward"] == ["Net", "Head", "Head.forward"]
 
 
-def test_is_scripting_guard_hides_the_eager_branch() -> None:
+def test_is_scripting_guard_hides_the_eager_branch_from_the_compiler() -> None:
+    result = run(
+        {
+            "m.py": """
+            import numpy as np
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def forward(self, x: torch.Tensor, flag: bool) -> torch.Tensor:
+                    if not torch.jit.is_scripting():
+                        self.log(x)
+                        print(x, end="")
+                    if flag and not torch.jit.is_scripting():
+                        np.save("x.npy", x.numpy())
+                    y = x if torch.jit.is_scripting() else torch.from_numpy(np.zeros(3))
+                    return y
+
+                def log(self, x: torch.Tensor) -> None:
+                    print(x, end="")
+            """
+        }
+    )
+    assert "Net.log" not in compiled(result)
+    assert result.diagnostics == ()
+
+
+def test_the_frontend_still_parses_the_eager_branch() -> None:
+    # torch/jit/frontend.py turns the whole function into a tree first (verified: a lambda
+    # under `if not torch.jit.is_scripting():` is rejected), so syntax rules still apply.
     result = run(
         {
             "m.py": """
@@ -132,17 +161,12 @@ def test_is_scripting_guard_hides_the_eager_branch() -> None:
             class Net(nn.Module):
                 def forward(self, x: torch.Tensor) -> torch.Tensor:
                     if not torch.jit.is_scripting():
-                        self.log(x)
                         f = lambda: 1
                     return x
-
-                def log(self, x: torch.Tensor) -> None:
-                    print(x, end="")
             """
         }
     )
-    assert "Net.log" not in compiled(result)
-    assert result.diagnostics == ()
+    assert [(d.code, d.range.start.line) for d in result.diagnostics] == [("TS101", 7)]
 
 
 def test_calls_are_followed_across_files_through_relative_and_absolute_imports() -> None:

@@ -278,7 +278,8 @@ class _Indexer:
             kind = MODIFIERS.get(text)
             if kind == "ignore" and isinstance(deco, ast.Call) and _drop_true(deco):
                 kind = "drop"
-            if kind:
+            if kind and modifier is None:
+                # The outermost decorator is applied last and wins (`@ignore` over `@export`).
                 modifier = kind
         args = node.args
         params = tuple(a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs])
@@ -600,14 +601,25 @@ def _is_self_attr(node: ast.expr) -> bool:
 
 
 def is_scripting_test(test: ast.expr) -> bool | None:
-    """True for `torch.jit.is_scripting()`, False for its negation, None for anything else."""
-    negated = False
+    """The value of `test` while TorchScript compiles, when `torch.jit.is_scripting()` decides it.
+
+    TorchScript folds `is_scripting()` to True, and with it `not`, `and` and `or` around it
+    (verified: `if flag and not torch.jit.is_scripting():` is never compiled); None otherwise.
+    """
     if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-        negated, test = True, test.operand
+        inner = is_scripting_test(test.operand)
+        return None if inner is None else not inner
+    if isinstance(test, ast.BoolOp):
+        values = [is_scripting_test(v) for v in test.values]
+        decisive = isinstance(test.op, ast.Or)  # any True decides `or`, any False `and`
+        if decisive in values:
+            return decisive
+        if None not in values:  # every operand agrees
+            return not decisive
+        return None
     if isinstance(test, ast.Call) and not test.args:
-        name = dotted_name(test.func)
-        if name.endswith("is_scripting") or name.endswith("_is_scripting"):
-            return not negated
+        if dotted_name(test.func).split(".")[-1] in ("is_scripting", "_is_scripting"):
+            return True
     return None
 
 
@@ -618,10 +630,11 @@ def walk_compiled(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
     while stack:
         node = stack.pop()
         yield node
-        if isinstance(node, ast.If):
+        if isinstance(node, (ast.If, ast.IfExp)):
             scripting = is_scripting_test(node.test)
             if scripting is not None:
-                stack.extend(node.body if scripting else node.orelse)
+                kept = node.body if scripting else node.orelse
+                stack.extend(kept if isinstance(kept, list) else [kept])
                 continue
         stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE))
 

@@ -1,9 +1,11 @@
 """One walk over a compiled function's libcst tree serves every rule.
 
 The walk reads dataclass fields directly (about 3x faster than libcst's visitor, which
-rebuilds nodes), skips whitespace and punctuation, type annotations, the bodies of nested
-defs, classes and lambdas (the node itself is still visited, so rules can report it), and
-the eager-only branch of `if torch.jit.is_scripting():` tests.
+rebuilds nodes) and skips whitespace and punctuation, type annotations, decorators, and the
+bodies of nested defs, classes and lambdas (the node itself is still visited, so rules can
+report it). TorchScript folds `torch.jit.is_scripting()` to True, so the branch of such a test
+that runs only in eager Python is never compiled; but the Python frontend parses it, so rules
+marked `frontend` still visit it.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ _fields: dict[type[cst.CSTNode], tuple[str, ...]] = {}
 Handler = Callable[[cst.CSTNode, FunctionContext], None]
 
 
-class Dispatch:
-    """Node type -> the (rule code, handler) pairs that want it."""
+class _Table:
+    """Node type -> the (rule code, handler) pairs that want it, bases included."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.handlers: dict[type[cst.CSTNode], list[tuple[str, Handler]]] = {}
@@ -73,64 +75,85 @@ class Dispatch:
         self._by_type: dict[type[cst.CSTNode], list[tuple[str, Handler]]] = {}
 
     def for_type(self, node_type: type[cst.CSTNode]) -> list[tuple[str, Handler]]:
-        """Handlers for a node type, including those registered for its base classes."""
         found = self._by_type.get(node_type)
         if found is None:
-            found = [
-                pair
-                for base in node_type.__mro__
-                for pair in self.handlers.get(base, ())
-            ]
+            found = [pair for base in node_type.__mro__ for pair in self.handlers.get(base, ())]
             self._by_type[node_type] = found
         return found
+
+
+class Dispatch:
+    """The handlers of all rules, and of the frontend rules alone (for eager-only code)."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.all = _Table(rules)
+        frontend = [rule for rule in rules if rule.frontend]
+        self.frontend = _Table(frontend) if frontend else None
+
+    def for_type(self, node_type: type[cst.CSTNode]) -> list[tuple[str, Handler]]:
+        return self.all.for_type(node_type)
 
 
 def walk_function(node: cst.FunctionDef, ctx: FunctionContext, dispatch: Dispatch) -> list[str]:
     """Visit the compiled parts of `node` (parameters' defaults and body); returns crashes."""
     errors: list[str] = []
     ctx.ancestors = [node]
+    walker = _Walker(ctx, errors)
     try:
-        _walk_children(node.params, ctx, dispatch, errors)
-        _walk_children(node.body, ctx, dispatch, errors)
+        walker.children(node.params, dispatch.all, dispatch.frontend)
+        walker.children(node.body, dispatch.all, dispatch.frontend)
     except RecursionError:
         errors.append(f"{ctx.summary.path}:{ctx.info.line}: {ctx.qualname} is nested too deeply")
     return errors
 
 
-def _visit(node: cst.CSTNode, ctx: FunctionContext, dispatch: Dispatch, errors: list[str]) -> None:
-    for code, handler in dispatch.for_type(type(node)):
-        ctx.rule_code = code
-        try:
-            handler(node, ctx)
-        except Exception as exc:  # one rule's bug costs only that rule
-            errors.append(f"{ctx.summary.path}: rule {code} crashed: {type(exc).__name__}: {exc}")
-    if isinstance(node, _OPAQUE):
-        return
-    if isinstance(node, cst.If):
-        kept = scripting_branch(node)
-        if kept is not None:
-            ctx.ancestors.append(node)
-            for child in kept:
-                _visit(child, ctx, dispatch, errors)
-            ctx.ancestors.pop()
+class _Walker:
+    def __init__(self, ctx: FunctionContext, errors: list[str]) -> None:
+        self.ctx = ctx
+        self.errors = errors
+
+    def visit(self, node: cst.CSTNode, table: _Table, frontend: _Table | None) -> None:
+        ctx = self.ctx
+        for code, handler in table.for_type(type(node)):
+            ctx.rule_code = code
+            try:
+                handler(node, ctx)
+            except Exception as exc:  # one rule's bug costs only that rule
+                self.errors.append(
+                    f"{ctx.summary.path}: rule {code} crashed: {type(exc).__name__}: {exc}"
+                )
+        if isinstance(node, _OPAQUE):
             return
-    _walk_children(node, ctx, dispatch, errors)
+        if isinstance(node, (cst.If, cst.IfExp)):
+            split = scripting_split(node)
+            if split is not None:
+                compiled, eager = split
+                ctx.ancestors.append(node)
+                self.visit_all(compiled, table, frontend)
+                if frontend is not None:
+                    self.visit_all(eager, frontend, frontend)
+                ctx.ancestors.pop()
+                return
+        self.children(node, table, frontend)
 
+    def visit_all(
+        self, nodes: Sequence[cst.CSTNode], table: _Table, frontend: _Table | None
+    ) -> None:
+        for child in nodes:
+            self.visit(child, table, frontend)
 
-def _walk_children(
-    node: cst.CSTNode, ctx: FunctionContext, dispatch: Dispatch, errors: list[str]
-) -> None:
-    ctx.ancestors.append(node)
-    for name in _field_names(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, _SKIPPED_TYPES):
-                _visit(value, ctx, dispatch, errors)
-        elif isinstance(value, (tuple, list)):
-            for child in value:
-                if isinstance(child, cst.CSTNode) and not isinstance(child, _SKIPPED_TYPES):
-                    _visit(child, ctx, dispatch, errors)
-    ctx.ancestors.pop()
+    def children(self, node: cst.CSTNode, table: _Table, frontend: _Table | None) -> None:
+        self.ctx.ancestors.append(node)
+        for name in _field_names(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                if not isinstance(value, _SKIPPED_TYPES):
+                    self.visit(value, table, frontend)
+            elif isinstance(value, (tuple, list)):
+                for child in value:
+                    if isinstance(child, cst.CSTNode) and not isinstance(child, _SKIPPED_TYPES):
+                        self.visit(child, table, frontend)
+        self.ctx.ancestors.pop()
 
 
 def _field_names(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
@@ -145,28 +168,45 @@ def _field_names(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
     return names
 
 
-def is_scripting_call(test: cst.BaseExpression) -> bool | None:
-    """True for `torch.jit.is_scripting()`, False for `not ...`, None otherwise."""
-    negated = False
+def scripting_value(test: cst.BaseExpression) -> bool | None:
+    """The value of `test` while TorchScript compiles, when `torch.jit.is_scripting()` decides
+    it (folded through `not`, `and`, `or`); None otherwise. Mirrors index.is_scripting_test."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        negated, test = True, test.expression
+        inner = scripting_value(test.expression)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        left, right = scripting_value(test.left), scripting_value(test.right)
+        decisive = isinstance(test.operator, cst.Or)
+        if decisive in (left, right):
+            return decisive
+        if left is not None and left == right:
+            return left
+        return None
     if isinstance(test, cst.Call) and not test.args:
-        name = dotted(test.func)
-        if name.split(".")[-1] in ("is_scripting", "_is_scripting"):
-            return not negated
+        if dotted(test.func).split(".")[-1] in ("is_scripting", "_is_scripting"):
+            return True
     return None
 
 
-def scripting_branch(node: cst.If) -> Sequence[cst.CSTNode] | None:
-    """For `if [not] torch.jit.is_scripting():`, the statements TorchScript compiles."""
-    scripting = is_scripting_call(node.test)
-    if scripting is None:
+def scripting_split(
+    node: cst.If | cst.IfExp,
+) -> tuple[Sequence[cst.CSTNode], Sequence[cst.CSTNode]] | None:
+    """(compiled, eager-only) parts of an `if`/ternary that `is_scripting()` decides."""
+    if not isinstance(node.test, (cst.Call, cst.UnaryOperation, cst.BooleanOperation)):
+        return None  # the cheap test first: this runs for every `if`
+    value = scripting_value(node.test)
+    if value is None:
         return None
-    if scripting:
-        return node.body.body
-    orelse = node.orelse
-    if orelse is None:
-        return ()
-    if isinstance(orelse, cst.Else):
-        return orelse.body.body
-    return (orelse,)
+    if isinstance(node, cst.IfExp):
+        body: Sequence[cst.CSTNode] = (node.body,)
+        orelse: Sequence[cst.CSTNode] = (node.orelse,)
+    else:
+        body = node.body.body
+        other = node.orelse
+        if other is None:
+            orelse = ()
+        elif isinstance(other, cst.Else):
+            orelse = other.body.body
+        else:
+            orelse = (other,)
+    return (body, orelse) if value else (orelse, body)

@@ -46,6 +46,9 @@ class Rule:
     family: ClassVar[Family]
     severity: ClassVar[Severity] = Severity.ERROR
     fixable: ClassVar[bool] = False
+    # An error of the Python frontend (torch/jit/frontend.py): it parses the whole function,
+    # so the rule also runs in the eager-only branch of `torch.jit.is_scripting()` tests.
+    frontend: ClassVar[bool] = False
     VALID: ClassVar[Sequence[Example]] = ()
     INVALID: ClassVar[Sequence[Example]] = ()
     # Names of cases in shared/torchscript/catalog.json this rule must report (tests check it).

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 import libcst as cst
 
 from tscheck.model import Family, Fix, Range, TextEdit
+from tscheck.reach import IGNORED
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
-
-if TYPE_CHECKING:
-    from tscheck.walk import Dispatch
 
 
 def in_default(ctx: FunctionContext) -> bool:
@@ -27,21 +24,10 @@ def in_default(ctx: FunctionContext) -> bool:
     return len(ctx.ancestors) > 1 and isinstance(ctx.ancestors[1], cst.Parameters)
 
 
-_MODIFIERS = {
-    "torch.jit.export": "export",
-    "torch.jit.ignore": "ignore",
-    "torch.jit.unused": "unused",
-}
-
-
 def kept_in_python(ctx: FunctionContext) -> bool:
-    """True when the outermost jit modifier is ignore/unused (`@ignore` over `@export`):
-    the decorator applied last wins, so TorchScript does not compile the body."""
-    for name in ctx.info.decorators:
-        kind = _MODIFIERS.get(name)
-        if kind is not None:
-            return kind != "export"
-    return False
+    """True when TorchScript keeps the function as Python (`@ignore`/`@unused` outermost):
+    it types the signature but never compiles the body."""
+    return ctx.info.modifier in IGNORED
 
 
 def short_code(ctx: FunctionContext, node: cst.CSTNode, limit: int = 40) -> str:
@@ -59,50 +45,11 @@ class FrontendRule(Rule):
     """A rule for an error of the Python frontend (torch/jit/frontend.py).
 
     The frontend turns the whole function into a tree before anything is compiled, so it
-    also rejects what sits in the eager-only branch of `if torch.jit.is_scripting():`,
-    which the shared walker skips (right for the C++ compiler's errors, wrong for these).
-    Each frontend rule walks that branch itself, with only its own handlers.
+    also rejects what sits in the eager-only branch of `if torch.jit.is_scripting():`;
+    `frontend = True` makes the walker visit that branch for these rules.
     """
 
-    _eager_dispatch: Dispatch | None = None
-
-    def visit_If(self, node: cst.If, ctx: FunctionContext) -> None:
-        if not isinstance(node.test, (cst.Call, cst.UnaryOperation)):
-            return  # the cheap test first: this runs for every `if`, once per frontend rule
-        branch = _eager_branch(node)
-        if not branch:
-            return
-        from tscheck import walk  # not at import time: walk imports the rules' base module
-
-        if self._eager_dispatch is None:
-            self._eager_dispatch = walk.Dispatch([self])
-        errors: list[str] = []
-        ctx.ancestors.append(node)
-        try:
-            for child in branch:
-                walk._visit(child, ctx, self._eager_dispatch, errors)
-        finally:
-            ctx.ancestors.pop()
-            ctx.rule_code = self.code
-        if errors:
-            raise RuntimeError(errors[0])
-
-
-def _eager_branch(node: cst.If) -> Sequence[cst.CSTNode]:
-    """The statements of `if [not] torch.jit.is_scripting():` that only Python runs."""
-    from tscheck.walk import is_scripting_call
-
-    scripting = is_scripting_call(node.test)
-    if scripting is None:
-        return ()
-    if not scripting:
-        return node.body.body
-    orelse = node.orelse
-    if orelse is None:
-        return ()
-    if isinstance(orelse, cst.Else):
-        return orelse.body.body
-    return (orelse,)
+    frontend = True
 
 
 class LambdaRule(FrontendRule):
