@@ -311,3 +311,34 @@ def test_classes_named_in_compiled_signatures_are_compiled() -> None:
         }
     )
     assert compiled(result)["Config.__init__"] == ["f", "Config"]
+
+
+def test_abstract_module_bases_are_not_roots_but_their_subclasses_are() -> None:
+    result = run(
+        {
+            "m.py": """
+            import abc
+            import torch
+            import torch.nn as nn
+
+            class Head(nn.Module, metaclass=abc.ABCMeta):
+                @abc.abstractmethod
+                def forward(self, *args, **kwargs):
+                    ...
+
+                def shared(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+            class Base(nn.Module):
+                def forward(self, *args):
+                    \"\"\"Subclasses implement this.\"\"\"
+                    raise NotImplementedError
+
+            class Linear(Head):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    return self.shared(x)
+            """
+        }
+    )
+    assert set(compiled(result)) == {"Linear.forward", "Head.shared"}
+    assert result.diagnostics == ()

@@ -55,6 +55,9 @@ class FunctionInfo:
     params: tuple[str, ...]
     calls: tuple[CallSite, ...]
     is_async: bool = False
+    # Declared but not implemented: @abstractmethod, or a body that only raises
+    # NotImplementedError (after an optional docstring).
+    abstract: bool = False
     # Dotted names in parameter and return annotations: classes there are compiled too.
     annotation_names: tuple[str, ...] = ()
     # How many earlier defs in the same scope share this name (a property's setter is 1).
@@ -115,6 +118,11 @@ class ClassInfo:
     finals: tuple[str, ...]  # annotated Final at class level
     annotations: tuple[str, ...]  # any class-level annotation (`x: int`)
     unused_properties: tuple[str, ...]  # listed in __jit_unused_properties__
+
+    @property
+    def abstract(self) -> bool:
+        """A class that declares methods for subclasses to implement: never scripted itself."""
+        return any(m.abstract for m in self.methods)
 
     def method(self, name: str) -> FunctionInfo | None:
         for m in self.methods:
@@ -298,6 +306,7 @@ class _Indexer:
             is_async=isinstance(node, ast.AsyncFunctionDef),
             wrapper=_wrapper_kind(node, self),
             annotation_names=_annotation_names(node),
+            abstract="abc.abstractmethod" in decorators or _raises_not_implemented(node.body),
         )
 
     def calls(self, body: Sequence[ast.stmt]) -> Iterator[CallSite]:
@@ -637,6 +646,20 @@ def walk_compiled(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
                 stack.extend(kept if isinstance(kept, list) else [kept])
                 continue
         stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE))
+
+
+def _raises_not_implemented(body: Sequence[ast.stmt]) -> bool:
+    statements = list(body)
+    if statements and isinstance(statements[0], ast.Expr):
+        value = statements[0].value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            statements = statements[1:]
+    if len(statements) != 1 or not isinstance(statements[0], ast.Raise):
+        return False
+    exc = statements[0].exc
+    if isinstance(exc, ast.Call):
+        exc = exc.func
+    return exc is not None and dotted_name(exc).split(".")[-1] == "NotImplementedError"
 
 
 def _annotation_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, ...]:

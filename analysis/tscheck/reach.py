@@ -195,6 +195,8 @@ def default_roots(project: Project) -> Iterator[RootSpec]:
         for cls in summary.classes:
             q = project.qualified_class(summary, cls)
             if project.is_module_class(q):
+                if cls.abstract:
+                    continue  # scripted only through subclasses, which are roots themselves
                 yield summary, cls, f"{cls.name} is an nn.Module subclass (a scripting root)"
             elif set(cls.decorators) & (JIT_SCRIPT | {"torch.jit.interface"}):
                 yield summary, cls, f"{cls.name} is decorated with @torch.jit.script"
