@@ -342,3 +342,20 @@ def test_abstract_module_bases_are_not_roots_but_their_subclasses_are() -> None:
     )
     assert set(compiled(result)) == {"Linear.forward", "Head.shared"}
     assert result.diagnostics == ()
+
+
+def test_scripting_a_factory_result_does_not_root_the_factory() -> None:
+    result = run(
+        {
+            "m.py": """
+            import torch
+
+            def build(n: int):
+                return lambda: n
+
+            model = build(3)
+            scripted = torch.jit.script(model)
+            """
+        }
+    )
+    assert compiled(result) == {}

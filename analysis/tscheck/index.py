@@ -144,6 +144,9 @@ class JitSite:
     line: int
     column: int
     method: str = ""
+    # The target is the callee of a call whose result was passed (`torch.jit.script(Net())`,
+    # or `net = Net(); torch.jit.script(net)`): a class to instantiate, or a factory function.
+    from_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -471,7 +474,12 @@ class _Indexer:
             line, col = node.lineno, node.col_offset
             if callee in JIT_SCRIPT | JIT_TRACE and node.args:
                 kind = "script" if callee in JIT_SCRIPT else "trace"
-                yield JitSite(kind, self._site_target(node.args[0], constructed), line, col)
+                arg = node.args[0]
+                from_call = isinstance(arg, ast.Call) or (
+                    isinstance(arg, ast.Name) and arg.id in constructed
+                )
+                scripted_name = self._site_target(arg, constructed)
+                yield JitSite(kind, scripted_name, line, col, from_call=from_call)
             elif callee in JIT_SAVE and node.args:
                 arg = node.args[0]
                 what = scripted.get(arg.id, "") if isinstance(arg, ast.Name) else ""

@@ -207,6 +207,8 @@ def default_roots(project: Project) -> Iterator[RootSpec]:
             if site.kind != "script":
                 continue
             found = project.lookup(site.target)
+            if found is not None and site.from_call and isinstance(found[1], FunctionInfo):
+                continue  # scripts what a factory returns: unknown statically
             if found is not None:
                 name = found[1].name
                 yield found[0], found[1], f"torch.jit.script({name}) in {summary.path}"
