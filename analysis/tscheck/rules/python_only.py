@@ -102,6 +102,22 @@ UNSUPPORTED_WARNINGS = frozenset(
 )
 # torch functions that exist only to bridge to numpy.
 PYTHON_ONLY_TORCH = frozenset({"torch.from_numpy"})
+# Parts of torch that TorchScript cannot compile ("Unknown builtin op: aten::Tensor",
+# "Unknown builtin op: cuda::synchronize", varargs inside torch.distributions).
+UNSCRIPTABLE_TORCH = frozenset(
+    {
+        "torch.Tensor",
+        "torch.is_tensor",
+        "torch.load",
+        "torch.cuda.current_device",
+        "torch.cuda.current_stream",
+        "torch.cuda.device_count",
+        "torch.cuda.empty_cache",
+        "torch.cuda.is_available",
+        "torch.cuda.synchronize",
+    }
+)
+UNSCRIPTABLE_TORCH_PACKAGES = ("torch.distributions.", "torch.utils.checkpoint.")
 
 # Builtin functions TorchScript has no equivalent for: "Python builtin <built-in function
 # open> is currently not supported in Torchscript", whatever the arguments.
@@ -240,10 +256,15 @@ _BUILTIN_CONVERSIONS = {
 
 
 def module_call_kind(qualified: str) -> str | None:
-    """ "python" for a call into a Python-only module, "math"/"warnings" for the unsupported
-    parts of supported modules, None for anything TorchScript may compile."""
+    """ "python" for a call into a Python-only module, "torch"/"math"/"warnings" for the
+    unsupported parts of supported modules, None for anything TorchScript may compile."""
     if qualified in PYTHON_ONLY_TORCH:
         return "python"
+    if qualified in UNSCRIPTABLE_TORCH or qualified.startswith(UNSCRIPTABLE_TORCH_PACKAGES):
+        return "torch"
+    parts = qualified.split(".")
+    if len(parts) == 3 and qualified.startswith("torch.distributed."):
+        return "torch"  # collectives and queries (rpc lives one level deeper and compiles)
     head, _, rest = qualified.partition(".")
     if head in PYTHON_ONLY_MODULES:
         return "python"

@@ -121,6 +121,22 @@ _MATH_HINTS = {
 }
 
 
+def _torch_hint(qualified: str) -> str:
+    if qualified == "torch.Tensor":
+        return "create tensors with `torch.tensor(data)` or `torch.empty(size)`"
+    if qualified == "torch.is_tensor":
+        return "use `isinstance(x, torch.Tensor)`"
+    if qualified.startswith("torch.distributions."):
+        return "sample with torch ops instead (`torch.normal`, `torch.multinomial`, ...)"
+    if qualified.startswith("torch.utils.checkpoint."):
+        return "call checkpoint only in eager mode (`if not torch.jit.is_scripting():`)"
+    if qualified.startswith("torch.cuda."):
+        return "query the device outside the model, or use `x.device` / `x.is_cuda`"
+    if qualified.startswith("torch.distributed."):
+        return "run collectives outside the scripted model"
+    return "do this outside the scripted model"
+
+
 class PythonModuleCallRule(Rule):
     code = "TS130"
     name = "python-module-call"
@@ -130,8 +146,11 @@ class PythonModuleCallRule(Rule):
     **What it does.** Flags calls into modules TorchScript cannot compile, resolved through the
     file's imports (`np.zeros`, `from time import time`, `os.path.join`): numpy, scipy, random,
     time, os, sys, pdb, pickle, json, logging, subprocess, shutil, re, itertools, functools,
-    copy and other standard-library modules, plus `torch.from_numpy` and the parts of `math`
-    and `warnings` that TorchScript lacks (`math.prod`, `math.log2`, `warnings.catch_warnings`).
+    copy and other standard-library modules, plus `torch.from_numpy`, the torch APIs that do
+    not script (`torch.Tensor(...)`, `torch.load`, `torch.cuda.*` queries, `torch.distributed`
+    collectives, `torch.distributions`, `torch.utils.checkpoint`), and the parts of `math`
+    and `warnings` that TorchScript lacks (`math.prod`, `math.log2`, `warnings.catch_warnings`,
+    a warning category).
 
     **Why it fails.** TorchScript compiles only torch operations, a fixed set of builtins,
     most of `math` and `warnings.warn`. Anything else is a "Python builtin ... is currently not
@@ -239,8 +258,27 @@ class PythonModuleCallRule(Rule):
             line=5,
             error="Python exception cannot be used as a value",
         ),
+        ex(
+            """
+            import torch
+
+            def f(x: torch.Tensor):
+                if torch.cuda.is_available():
+                    return x + torch.Tensor([1.0])
+                return x
+            """,
+            line=4,
+            error="attribute lookup is not defined on python value of type 'module'",
+        ),
     )
-    CATALOG = ("numpy_function_call", "random_module", "time_module", "os_path_join")
+    CATALOG = (
+        "numpy_function_call",
+        "random_module",
+        "time_module",
+        "os_path_join",
+        "torch_Tensor_constructor",
+        "torch_distributions",
+    )
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         func = node.func
@@ -264,6 +302,8 @@ class PythonModuleCallRule(Rule):
             message = f"TorchScript's `math` has no `{rest}`{instead}"
         elif kind == "warnings":
             message = f"TorchScript supports only `warnings.warn`, not `{shown}`"
+        elif kind == "torch":
+            message = f"TorchScript cannot compile `{shown}`; {_torch_hint(qualified)}"
         else:
             hint = _MODULE_HINTS.get(head, "do this work outside the scripted model")
             note = ""
