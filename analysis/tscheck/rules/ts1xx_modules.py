@@ -351,10 +351,16 @@ def _class_source(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) ->
     if summary.path != ctx.summary.path:
         return None
     module, start = ctx.blocks.module_for_line(cls.line)
-    for stmt in _top_statements(module.body):
-        if isinstance(stmt, cst.ClassDef) and stmt.name.value == cls.name:
-            if ctx.blocks.range_of(stmt.name, module, start).start.line == cls.line:
-                return _Source(stmt, module, start)
+    named = [
+        stmt
+        for stmt in _top_statements(module.body)
+        if isinstance(stmt, cst.ClassDef) and stmt.name.value == cls.name
+    ]
+    if len(named) == 1:  # the usual case: no positions needed
+        return _Source(named[0], module, start)
+    for stmt in named:
+        if ctx.blocks.range_of(stmt.name, module, start).start.line == cls.line:
+            return _Source(stmt, module, start)
     return None
 
 
@@ -394,6 +400,30 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             stack.extend(current.children)
 
 
+def _preorder(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """Like `_walk`, in source order."""
+    stack = list(reversed(node.children))
+    while stack:
+        current = stack.pop()
+        yield current
+        if not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            stack.extend(reversed(current.children))
+
+
+def _self_assignments(method: cst.CSTNode) -> Iterator[tuple[cst.Attribute, cst.BaseExpression]]:
+    """`self.X = value` targets in source order, as the index lists them (InitAttr)."""
+    for node in _preorder(method):
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                if _self_attr(target.target, "self") is not None:
+                    assert isinstance(target.target, cst.Attribute)
+                    yield target.target, node.value
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            if _self_attr(node.target, "self") is not None:
+                assert isinstance(node.target, cst.Attribute)
+                yield node.target, node.value
+
+
 def _init_value(ctx: FunctionContext, init: _Init) -> _Source | None:
     """The value expression of an `__init__` assignment (in this file)."""
     class_src = _class_source(ctx, init.summary, init.cls)
@@ -402,19 +432,16 @@ def _init_value(ctx: FunctionContext, init: _Init) -> _Source | None:
     method = _method_source(class_src, "__init__")
     if method is None:
         return None
-    for node in _walk(method.node):
-        targets: Sequence[cst.BaseExpression] = ()
-        value: cst.BaseExpression | None = None
-        if isinstance(node, cst.Assign):
-            targets, value = [t.target for t in node.targets], node.value
-        elif isinstance(node, cst.AnnAssign) and node.value is not None:
-            targets, value = [node.target], node.value
-        for target in targets:
-            if not (isinstance(target, cst.Attribute) and target.attr.value == init.attr.attr):
-                continue
-            pos = _range(ctx, method, target).start
-            if pos.line == init.attr.line and pos.column == init.attr.column and value:
+    found = list(_self_assignments(method.node))
+    if len(found) == len(init.cls.init_attrs):
+        # Same assignments, same order as the index: match by position in the list.
+        for (target, value), attr in zip(found, init.cls.init_attrs, strict=True):
+            if attr is init.attr and target.attr.value == attr.attr:
                 return _Source(value, method.module, method.start)
+    for target, value in found:
+        pos = _range(ctx, method, target).start
+        if pos.line == init.attr.line and pos.column == init.attr.column:
+            return _Source(value, method.module, method.start)
     return None
 
 
@@ -3638,25 +3665,37 @@ class LambdaHookRule(Rule):
         text = ctx.text
         if "lambda" not in text or "register_forward" not in text:
             return
-        for module, start in ctx.modules():
+        # Parse only the top-level blocks that mention a hook registration.
+        hits = {_line_of(text, m.start()) for m in re.finditer("register_forward", text)}
+        done: set[int] = set()
+        for line in sorted(hits):
+            module, start = ctx.blocks.module_for_line(line)
+            if start in done:
+                continue
+            done.add(start)
             ctx.use(module, start)
             for stmt in module.body:
                 if isinstance(stmt, cst.ClassDef):
-                    self._class(ctx, stmt)
+                    self._class(ctx, stmt, hits)
                 elif isinstance(stmt, cst.FunctionDef):
                     self._scope(ctx, stmt.body, None)
                 else:
                     self._scope(ctx, stmt, None)
 
-    def _class(self, ctx: FileContext, node: cst.ClassDef) -> None:
+    def _class(self, ctx: FileContext, node: cst.ClassDef, hits: set[int]) -> None:
         info = ctx.summary.cls(node.name.value)
         if info is None:
             return
         if not ctx.project.is_module_class(ctx.project.qualified_class(ctx.summary, info)):
             return
         body = node.body.body if isinstance(node.body, cst.IndentedBlock) else ()
-        for stmt in body:
-            if isinstance(stmt, cst.FunctionDef) and stmt.params.params:
+        defs = [stmt for stmt in body if isinstance(stmt, cst.FunctionDef)]
+        # The index lists the same direct methods in the same order: use its line ranges.
+        spans = [(m.first_line, m.end_line) for m in info.methods]
+        if len(spans) != len(defs):
+            spans = [(0, 1 << 30)] * len(defs)
+        for stmt, (first, last) in zip(defs, spans, strict=True):
+            if stmt.params.params and any(first <= h <= last for h in hits):
                 self._scope(ctx, stmt.body, stmt.params.params[0].name.value)
 
     def _scope(self, ctx: FileContext, body: cst.CSTNode, self_name: str | None) -> None:
@@ -4046,8 +4085,30 @@ class InheritedMethodRule(Rule):
         key = (id(ctx.node), ctx.node, ctx.summary.path, id(ctx.project), ctx.compiled.key)
         if self._key != key:  # one walk per function, not per call
             self._key = key
-            self._constructed = _constructed_locals(ctx)
+            self._constructed = _constructed_locals(ctx) if _constructs_subclass(ctx) else {}
         return self._constructed.get(receiver.value)
+
+
+_SUBCLASSES: weakref.WeakKeyDictionary[Project, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def _constructs_subclass(ctx: FunctionContext) -> bool:
+    """The function calls (constructs) a project class that has a base class: only then can a
+    local hold an instance whose methods are inherited."""
+    found = _SUBCLASSES.get(ctx.project)
+    if found is None:
+        names = set()
+        for summary in ctx.project.files.values():
+            for cls in summary.classes:
+                if any(b not in ("object", "") for b in cls.bases):
+                    names.add(ctx.project.qualified_class(summary, cls))
+        found = _SUBCLASSES[ctx.project] = frozenset(names)
+    if not found:
+        return False
+    return any(
+        c.kind in ("name", "dotted") and ctx.resolve(c.name) in found
+        for c in ctx.compiled.info.calls
+    )
 
 
 def _constructed_locals(ctx: FunctionContext) -> dict[str, str]:
