@@ -29,8 +29,9 @@ from tscheck.index import FileSummary
 from tscheck.model import Diagnostic, RuleInfo
 
 CACHE_DIR = ".tscheck_cache"
-FORMAT = 1
+FORMAT = 2
 _STALE_SECONDS = 7 * 24 * 3600
+_KEEP_OTHERS = 2  # other builds' pickles kept (another tscheck install may share the folder)
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -38,8 +39,21 @@ _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 class SummaryEntry:
     module: str
     content: str  # content hash
-    summary: FileSummary
     digest: str  # hash of the summary, for the project hash
+    # The pickled FileSummary: unpickled only for files whose rules must run again, so a warm
+    # run over thousands of files loads a few megabytes of bytes, not a million objects.
+    blob: bytes
+
+    @staticmethod
+    def of(module: str, content: str, summary: FileSummary) -> SummaryEntry:
+        blob = pickle.dumps(summary, protocol=pickle.HIGHEST_PROTOCOL)
+        return SummaryEntry(module, content, digest(repr(summary)), blob)
+
+    def load(self) -> FileSummary:
+        summary = loads(self.blob)
+        if not isinstance(summary, FileSummary):
+            raise pickle.UnpicklingError("not a FileSummary")
+        return summary
 
 
 @dataclass(frozen=True)
@@ -185,16 +199,21 @@ class Cache:
                 del table[path]
 
     def _remove_stale(self) -> None:
-        """Old builds' pickles: another tscheck install may still use one, so wait a week."""
+        """Other builds' pickles: keep the newest few (another tscheck install, e.g.
+        pre-commit's, may share the folder), none older than a week."""
         now = time.time()
+        others: list[tuple[float, str]] = []
         with os.scandir(self.folder) as entries:
             for entry in entries:
                 if entry.name.endswith(".pickle") and entry.path != self.path:
                     try:
-                        if now - entry.stat().st_mtime > _STALE_SECONDS:
-                            os.unlink(entry.path)
+                        others.append((entry.stat().st_mtime, entry.path))
                     except OSError:
-                        pass
+                        continue
+        others.sort(reverse=True)
+        for rank, (mtime, path) in enumerate(others):
+            if rank >= _KEEP_OTHERS or now - mtime > _STALE_SECONDS:
+                _unlink(path)
 
 
 def _unlink(path: str) -> None:

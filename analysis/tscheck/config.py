@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +38,8 @@ class Config:
             return False
         if _matches(code, self.ignore):
             return False
+        if not self.per_file_ignores:
+            return True
         rel = self.relative(path)
         for pattern, codes in self.per_file_ignores:
             if _glob(rel, pattern) and _matches(code, codes):
@@ -51,13 +54,25 @@ class Config:
         return best
 
     def excluded(self, path: str) -> bool:
+        if not self.exclude:
+            return False
         rel = self.relative(path)
         return any(_glob(rel, pattern) for pattern in self.exclude)
 
     def relative(self, path: str) -> str:
+        """`path` relative to `root` with `/` separators (as given when outside it). Lexical
+        first: no file system calls for the common case, a path under root, and the names
+        the user sees even through symlinked folders; resolved only when that fails."""
+        absolute = os.path.abspath(path)
+        root = os.path.abspath(self.root)
+        if absolute == root:
+            return "."
+        prefix = root.rstrip(os.sep) + os.sep
+        if absolute.startswith(prefix):
+            return Path(absolute[len(prefix) :]).as_posix()
         try:
             return Path(path).resolve().relative_to(Path(self.root).resolve()).as_posix()
-        except ValueError:
+        except (ValueError, OSError):
             return Path(path).as_posix()
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -139,13 +154,15 @@ def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") 
     }
     unknown = sorted(set(section) - known)
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     per_file = section.get("per-file-ignores", {})
     if not isinstance(per_file, Mapping):
         raise ConfigError(f"{where}: per-file-ignores must be a table of glob = [codes]")
     severity = section.get("severity", {})
     if not isinstance(severity, Mapping):
-        raise ConfigError(f"{where}: severity must be a table of code = \"error|warning|info\"")
+        raise ConfigError(f'{where}: severity must be a table of code = "error|warning|info"')
     severities: list[tuple[str, Severity]] = []
     for code, value in severity.items():
         try:

@@ -219,8 +219,9 @@ def context_files(
         except ReadError:
             continue  # not ours to report: it is only context
     chosen = {p: t for p, t in texts.items() if "torch" in t}
-    queue = [*checked.items(), *chosen.items()]
-    while queue:
+    # Imports matter only while some candidate is still out.
+    queue = [*checked.items(), *chosen.items()] if len(chosen) < len(texts) else []
+    while queue and len(chosen) < len(texts):
         path, text = queue.pop()
         for name in imported_modules(text, modules.name(path), _is_init(path)):
             target = by_module.get(name)

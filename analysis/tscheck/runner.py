@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -33,6 +33,7 @@ INDEX_POOL_CHARS = 250_000
 RULES_POOL_CHARS = 120_000
 
 T = TypeVar("T")
+Key = tuple[str, str, str]  # path, module, content hash
 R = TypeVar("R")
 
 
@@ -47,11 +48,38 @@ class Source:
         return digest(self.text)
 
 
+class Summaries(Mapping[str, FileSummary]):
+    """Every file's summary, unpickled from the cache only when someone asks for it."""
+
+    def __init__(
+        self,
+        entries: dict[str, SummaryEntry],
+        keys: dict[str, Key],
+        objects: dict[Key, FileSummary],
+    ) -> None:
+        self._entries = entries
+        self._keys = keys
+        self._objects = objects  # shared with the Runner: loaded once per process
+
+    def __getitem__(self, path: str) -> FileSummary:
+        key = self._keys[path]
+        summary = self._objects.get(key)
+        if summary is None:
+            summary = self._objects[key] = self._entries[path].load()
+        return summary
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @dataclass
 class Outcome:
     diagnostics: list[Diagnostic]
     internal_errors: list[str]
-    summaries: dict[str, FileSummary]
+    summaries: Mapping[str, FileSummary]
     # How much work this run did (tests check that a warm cache does none).
     indexed: int = 0
     analyzed: int = 0
@@ -62,16 +90,18 @@ class Runner:
     config: Config
     cache: Cache | None = None
     jobs: int = 0  # 0: one per available core
-    # Summaries already computed in this process (the --fix loop re-checks changed files only).
-    memo: dict[tuple[str, str, str], SummaryEntry] = field(default_factory=dict)
+    # Summaries already known in this process (the --fix loop re-checks changed files only).
+    memo: dict[Key, SummaryEntry] = field(default_factory=dict)
+    objects: dict[Key, FileSummary] = field(default_factory=dict)
 
     def run(self, sources: Sequence[Source], context: Sequence[Source] = ()) -> Outcome:
         everything = [*sources, *context]
         hashes = {s.path: s.content for s in everything}
         entries, indexed = self._summaries(everything, hashes)
+        keys = {s.path: (s.path, s.module, hashes[s.path]) for s in everything}
         for s in everything:
-            self.memo[(s.path, s.module, hashes[s.path])] = entries[s.path]
-        summaries = {path: e.summary for path, e in entries.items()}
+            self.memo[keys[s.path]] = entries[s.path]
+        summaries = Summaries(entries, keys, self.objects)
         project_key = digest(
             repr(self.config), *sorted(f"{path}\0{e.digest}" for path, e in entries.items())
         )
@@ -118,7 +148,8 @@ class Runner:
             work = [(s.path, s.module, s.text) for s in missing]
             computed = list(_map(_summarize, work, jobs, _import_engine))
             for s, summary in zip(missing, computed, strict=True):
-                entry = SummaryEntry(s.module, hashes[s.path], summary, digest(repr(summary)))
+                entry = SummaryEntry.of(s.module, hashes[s.path], summary)
+                self.objects[(s.path, s.module, hashes[s.path])] = summary
                 out[s.path] = entry
                 if self.cache is not None:
                     self.cache.put_summary(s.path, entry)
@@ -127,12 +158,12 @@ class Runner:
     # -- rules ----------------------------------------------------------------------------
 
     def _analyze(
-        self, todo: Sequence[Source], summaries: dict[str, FileSummary]
+        self, todo: Sequence[Source], summaries: Mapping[str, FileSummary]
     ) -> list[tuple[tuple[Diagnostic, ...], tuple[str, ...]]]:
         from tscheck import engine
         from tscheck.reach import Project
 
-        project = Project(summaries.values())
+        project = Project(summaries[path] for path in summaries)
         try:
             compiled = engine.plan(project, self.config)
         except Exception as exc:  # a reach bug costs the run, never a traceback
