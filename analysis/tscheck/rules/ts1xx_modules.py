@@ -2470,6 +2470,26 @@ class NewAttributeRule(Rule):
                     return x
             """
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.register_buffer("running", torch.zeros(1))
+                    self.reset()
+
+                def reset(self):
+                    self.steps = 0
+
+                def forward(self, x: torch.Tensor):
+                    self.running = x.detach()
+                    self.steps = self.steps + 1
+                    return x
+            """
+        ),
     )
     INVALID = (
         ex(
@@ -2588,6 +2608,28 @@ class FinalReassignedRule(Rule):
                 def forward(self, x: torch.Tensor):
                     self.n = self.k + 1
                     return x * self.n
+            """
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Final
+
+            class Base(nn.Module):
+                k: Final[int]
+
+            class M(Base):
+                width: int
+
+                def __init__(self):
+                    super().__init__()
+                    self.k = 1
+                    self.width = 2
+
+                def forward(self, x: torch.Tensor):
+                    self.k = 2  # M's own annotations hide Base's Final: k is a plain int
+                    return x * self.k * self.width
             """
         ),
     )
@@ -3139,8 +3181,16 @@ def f(x: int):
         if not base:
             return
         qualified = ctx.resolve(base)
-        if ctx.project.lookup_class(qualified) is None and not _is_torch_nn_class(qualified):
+        found = ctx.project.lookup_class(qualified)
+        if found is None and not _is_torch_nn_class(qualified):
             return
+        if found is not None:
+            defined = next(
+                (c.method(method) for _, c in ctx.project.mro(qualified) if c.method(method)),
+                None,
+            )
+            if defined is not None and defined.is_staticmethod:
+                return  # `Utils.helper(self, ...)`: a static method taking the instance
         ctx.report(
             node,
             f"TorchScript cannot call `{base}.{method}(self, ...)` (a class is not a value in "
