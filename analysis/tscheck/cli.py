@@ -288,8 +288,9 @@ def _groups(opts: Options, errors: list[str]) -> list[Group]:
         config = by_folder[folder]
         if config is None:
             continue
-        key = config.source or config.root
-        groups.setdefault(key, Group(_override(config, opts))).paths.append(raw)
+        if not config.source:  # no pyproject.toml: one group, rooted where tscheck runs
+            config = replace(config, root=os.getcwd())
+        groups.setdefault(config.source, Group(_override(config, opts))).paths.append(raw)
     return list(groups.values())
 
 
@@ -317,9 +318,8 @@ def _runner(opts: Options, config: Config) -> tuple[Runner, Cache | None]:
     from tscheck.cache import Cache
     from tscheck.runner import Runner
 
-    # Without a pyproject.toml the "root" is just the folder checked: keep one cache, in the
-    # working directory, as ruff does.
-    cache = None if opts.no_cache else Cache(config.root if config.source else os.getcwd())
+    # Without a pyproject.toml the root is the working directory (as for ruff's cache).
+    cache = None if opts.no_cache else Cache(config.root)
     return Runner(config, cache, opts.jobs), cache
 
 
@@ -354,6 +354,8 @@ def _check_stdin(opts: Options, report: Report) -> None:
     config = _load_config(os.path.dirname(path), report.errors)
     if config is None:
         return
+    if not config.source:
+        config = replace(config, root=os.getcwd())
     config = _override(config, opts)
     data = sys.stdin.buffer.read()
     try:
