@@ -328,6 +328,12 @@ def _assigned_names(node: cst.CSTNode) -> Iterator[str]:
             yield from target_names(current.target)
         elif isinstance(current, cst.AsName):
             yield from target_names(current.name)
+        elif isinstance(current, cst.ImportAlias):
+            if current.asname is None:  # `import a.b` binds `a`
+                yield dotted(current.name).split(".", 1)[0]
+            else:
+                yield from target_names(current.asname.name)
+            continue
         elif isinstance(current, (cst.Global, cst.Nonlocal)):
             yield from (item.name.value for item in current.names)
         elif isinstance(current, cst.Del):
@@ -825,3 +831,21 @@ def import_line(tree: ast.Module | None, module: str = "torch") -> int:
     if imports:
         return imports[0].lineno
     return body[index].lineno if index < len(body) else 1
+
+
+def python_only_import(node: cst.Import | cst.ImportFrom, ctx: FunctionContext) -> str:
+    """The module when a compiled helper (not an entry point) imports a Python-only module
+    (`import pdb` in a debugging method): TS330 reports it, with the fix that keeps the
+    helper out of the model; "" otherwise. An import rule can skip what this returns."""
+    if ctx.compiled.entry:
+        return ""
+    if isinstance(node, cst.Import):
+        names = [dotted(alias.name) for alias in node.names]
+    elif node.relative or node.module is None:
+        return ""
+    else:
+        names = [dotted(node.module)]
+    for name in names:
+        if name.split(".", 1)[0] in PYTHON_ONLY_MODULES:
+            return name
+    return ""

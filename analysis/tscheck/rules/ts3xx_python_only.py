@@ -17,7 +17,12 @@ import libcst as cst
 from tscheck.index import is_scripting_test
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, ex
-from tscheck.rules.python_only import file_facts, import_line, python_only_call
+from tscheck.rules.python_only import (
+    file_facts,
+    import_line,
+    python_only_call,
+    python_only_import,
+)
 
 
 class PythonOnlyHelperRule(Rule):
@@ -27,8 +32,9 @@ class PythonOnlyHelperRule(Rule):
     family = Family.UNSUPPORTED_CONSTRUCTS
     fixable = True
     explanation = """
-    **What it does.** Flags Python-only calls (numpy and other Python-only modules, `open`,
-    `eval`, `setattr` and similar builtins, `tensor.numpy()`, `print(..., file=...)`) in a
+    **What it does.** Flags Python-only code (calls into numpy and other Python-only modules,
+    or imports of them, `open`, `eval`, `setattr` and similar builtins, `tensor.numpy()`,
+    `print(..., file=...)`, methods of a module-level `logging.getLogger(...)`) in a
     function that is compiled only because compiled code calls it, such as a debugging or
     logging method that `forward` calls. The diagnostic names the chain that makes it
     compiled (`Net.debug_stats is compiled because Net.forward calls self.debug_stats()`).
@@ -180,8 +186,41 @@ class M(nn.Module):
             error="python value of type 'TextIOWrapper' cannot be used as a value",
             call="m(torch.ones(2), False)",
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.debug = False
+
+                def inspect(self, x: torch.Tensor) -> None:
+                    import pdb
+                    pdb.set_trace()
+
+                def forward(self, x: torch.Tensor):
+                    if self.debug:
+                        self.inspect(x)
+                    return x + 1
+            """,
+            line=10,
+            error="import statements aren't supported",
+            call="m(torch.ones(2))",
+        ),
     )
-    CATALOG = ("free_function_calls_numpy_via_chain",)
+    CATALOG = ("free_function_calls_numpy_via_chain", "forward_calls_python_only_method")
+
+    def visit_Import(self, node: cst.Import, ctx: FunctionContext) -> None:
+        module = python_only_import(node, ctx)
+        if module:
+            self._report(node, f"import {module}", "", ctx, ctx.head_range(node, 6))
+
+    def visit_ImportFrom(self, node: cst.ImportFrom, ctx: FunctionContext) -> None:
+        module = python_only_import(node, ctx)
+        if module:
+            self._report(node, f"from {module} import ...", "", ctx, ctx.head_range(node, 4))
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         if ctx.compiled.entry:
@@ -189,6 +228,16 @@ class M(nn.Module):
         found = python_only_call(node, ctx)
         if found is None:
             return
+        self._report(found.node, found.name, found.note, ctx)
+
+    def _report(
+        self,
+        node: cst.CSTNode,
+        name: str,
+        note: str,
+        ctx: FunctionContext,
+        where: Range | None = None,
+    ) -> None:
         helper = ctx.qualname
         chain = ctx.compiled.chain
         reason = chain[-1].text if chain else "compiled code calls it"
@@ -205,11 +254,12 @@ class M(nn.Module):
                 "but `torch.jit.save` fails), or move this work out of the model"
             )
         ctx.report(
-            found.node,
-            f"`{found.name}`{found.note} can only run in Python, but {helper} is compiled because "
+            node,
+            f"`{name}`{note} can only run in Python, but {helper} is compiled because "
             f"{reason}; {advice}",
             fixes=fixes,
             related=chain[-1:],
+            range=where,
         )
 
     def __init__(self) -> None:
