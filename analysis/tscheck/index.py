@@ -374,7 +374,8 @@ class _Indexer:
                     constants.extend(_string_items(stmt.value))
                 elif stmt.value is not None:
                     class_attrs.append(name)
-        init = next((m for m in node.body if _is_def(m, "__init__")), None)
+        # The last def wins at run time (earlier ones may be @overload stubs).
+        init = next((m for m in reversed(node.body) if _is_def(m, "__init__")), None)
         submodules: list[Submodule] = []
         init_attrs: list[InitAttr] = []
         if isinstance(init, (ast.FunctionDef, ast.AsyncFunctionDef)):
