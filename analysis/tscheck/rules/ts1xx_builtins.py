@@ -83,8 +83,9 @@ _NON_CLASS_TYPES = frozenset({"int", "float", "str", "bool", "Tensor", "torch.Te
 def _is_non_class_type(annotation: str) -> bool:
     if annotation in _NON_CLASS_TYPES:
         return True
-    heads = ("List[", "list[", "Dict[", "dict[", "Tuple[", "tuple[", "typing.")
-    return annotation.startswith(heads) and not annotation.startswith("typing.Any")
+    # Containers only: `Optional[Box]` may hold a class instance, which id() accepts.
+    heads = ("List[", "list[", "Dict[", "dict[", "Tuple[", "tuple[")
+    return annotation.removeprefix("typing.").startswith(heads)
 
 
 def _keyword(node: cst.Call, name: str) -> cst.Arg | None:
