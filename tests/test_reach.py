@@ -359,3 +359,39 @@ def test_scripting_a_factory_result_does_not_root_the_factory() -> None:
         }
     )
     assert compiled(result) == {}
+
+
+def test_torch_itself_as_the_checked_tree() -> None:
+    # Checking torch's own sources: nn.Module's methods are builtins to TorchScript, and
+    # autograd Functions and Protocols under torch.nn.modules are not modules.
+    result = run(
+        {
+            "torch/nn/modules/module.py": """
+            class Module:
+                def modules(self):
+                    yield self
+            """,
+            "torch/nn/modules/misc.py": """
+            from typing import Protocol
+            import torch
+            from .module import Module
+
+            class Fn(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, *args):
+                    return args
+
+            class _Proto(Protocol):
+                @property
+                def size(self) -> int: ...
+
+            class Layer(Module):
+                def forward(self: _Proto, x: torch.Tensor) -> torch.Tensor:
+                    for m in self.modules():
+                        pass
+                    return x
+            """,
+        }
+    )
+    assert set(compiled(result)) == {"Layer.forward"}
+    assert result.diagnostics == ()

@@ -676,7 +676,7 @@ def _annotation_names(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str
     annotations = [
         a.annotation
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]
-        if a.annotation is not None
+        if a.annotation is not None and a.arg != "self"
     ]
     if node.returns is not None:
         annotations.append(node.returns)

@@ -18,7 +18,16 @@ from tscheck.model import ChainLink
 _NOT_MODULES = frozenset({"Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer"})
 # Classes TorchScript handles without compiling their methods as a TorchScript class.
 _SPECIAL_BASES = frozenset(
-    {"Exception", "BaseException", "enum.Enum", "enum.IntEnum", "typing.NamedTuple", "NamedTuple"}
+    {
+        "Exception",
+        "BaseException",
+        "enum.Enum",
+        "enum.IntEnum",
+        "typing.NamedTuple",
+        "NamedTuple",
+        "typing.Protocol",
+        "typing_extensions.Protocol",
+    }
 )
 IGNORED = frozenset({"ignore", "unused", "drop"})
 # A root: its file, the class or function, and why it is a root (the chain's first words).
@@ -122,16 +131,17 @@ class Project:
         if qualified in self._module_class:
             return self._module_class[qualified]
         result = False
-        if is_torch_module(qualified):
+        found = None if qualified in seen else self.lookup_class(qualified)
+        if qualified in NN_MODULE:
             result = True
-        elif qualified not in seen:
-            found = self.lookup_class(qualified)
-            if found:
-                summary, cls = found
-                result = any(
-                    self.is_module_class(self.qualify(summary, b), seen | {qualified})
-                    for b in cls.bases
-                )
+        elif found:  # a project class (torch's own, when the checked tree is torch)
+            summary, cls = found
+            result = any(
+                self.is_module_class(self.qualify(summary, b), seen | {qualified})
+                for b in cls.bases
+            )
+        elif is_torch_module(qualified):
+            result = True
         self._module_class[qualified] = result
         return result
 
@@ -145,8 +155,8 @@ class Project:
                 return
             seen.add(q)
             found = self.lookup_class(q)
-            if not found:
-                return
+            if not found or q in NN_MODULE:
+                return  # nn.Module's own methods are builtins to TorchScript, never compiled
             out.append(found)
             for base in found[1].bases:
                 visit(self.qualify(found[0], base))
@@ -171,12 +181,16 @@ class Project:
         """Exceptions, enums and NamedTuples: TorchScript does not compile them as classes."""
         for base in cls.bases:
             q = self.qualify(summary, base)
-            if q in _SPECIAL_BASES or q.split(".")[-1] in {"Exception", "Enum", "NamedTuple"}:
+            last = q.split(".")[-1]
+            if q in _SPECIAL_BASES or last in {"Exception", "Enum", "NamedTuple", "Protocol"}:
                 return True
             found = self.lookup_class(q)
             if found and self.is_special_class(*found):
                 return True
         return "dataclasses.dataclass" in cls.decorators
+
+
+NN_MODULE = frozenset({"torch.nn.Module", "torch.nn.modules.module.Module"})
 
 
 def is_torch_module(qualified: str) -> bool:
