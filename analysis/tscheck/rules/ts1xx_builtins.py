@@ -474,7 +474,12 @@ class M(nn.Module):
             error="is currently not supported in Torchscript",
         ),
     )
-    CATALOG = ("open_builtin_call", "setattr_builtin", "with_python_context_manager")
+    CATALOG = (
+        "open_builtin_call",
+        "setattr_builtin",
+        "with_python_context_manager",
+        "unknown_annotation_plain_class",
+    )
 
     def visit_Name(self, node: cst.Name, ctx: FunctionContext) -> None:
         name = node.value

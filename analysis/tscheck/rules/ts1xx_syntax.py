@@ -17,6 +17,7 @@ import libcst as cst
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.reach import IGNORED
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+from tscheck.rules.python_only import python_only_import
 
 
 def in_default(ctx: FunctionContext) -> bool:
@@ -113,7 +114,7 @@ class TryRule(FrontendRule):
     name = "try-statement"
     summary = "TorchScript does not support try/except/finally"
     family = Family.UNSUPPORTED_CONSTRUCTS
-    CATALOG = ("try_except", "try_finally")
+    CATALOG = ("try_except", "try_finally", "python_helper_with_unsupported_code")
     explanation = """
     **What it does.** Flags `try` statements in compiled code.
 
@@ -418,10 +419,12 @@ class ImportInFunctionRule(FrontendRule):
     )
 
     def visit_Import(self, node: cst.Import, ctx: FunctionContext) -> None:
-        self._report(node, "import", ctx)
+        if not python_only_import(node, ctx):  # TS330 reports it, with a better fix
+            self._report(node, "import", ctx)
 
     def visit_ImportFrom(self, node: cst.ImportFrom, ctx: FunctionContext) -> None:
-        self._report(node, "from", ctx)
+        if not python_only_import(node, ctx):
+            self._report(node, "from", ctx)
 
     def _report(
         self, node: cst.Import | cst.ImportFrom, keyword: str, ctx: FunctionContext
@@ -675,7 +678,7 @@ class SetRule(FrontendRule):
     name = "set-literal"
     summary = "TorchScript has no set type: set literals and set comprehensions fail"
     family = Family.UNSUPPORTED_CONSTRUCTS
-    CATALOG = ("set_literal", "set_comprehension")
+    CATALOG = ("set_literal", "set_comprehension", "exported_method_with_unsupported_code")
     explanation = """
     **What it does.** Flags `{a, b}` and `{x for x in xs}` in compiled code.
 
@@ -749,7 +752,12 @@ class ComprehensionRule(FrontendRule):
     name = "comprehension-filter-or-nested-loop"
     summary = "TorchScript comprehensions take one `for` and no `if`"
     family = Family.UNSUPPORTED_CONSTRUCTS
-    CATALOG = ("listcomp_with_if", "listcomp_two_generators", "dictcomp_with_if")
+    CATALOG = (
+        "listcomp_with_if",
+        "listcomp_two_generators",
+        "dictcomp_with_if",
+        "property_with_unsupported_code",
+    )
     explanation = """
     **What it does.** Flags list and dict comprehensions and generator expressions with an
     `if` filter or more than one `for`.
