@@ -10,51 +10,12 @@ marked `frontend` still visit it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 import libcst as cst
 
+from tscheck.cstwalk import OPAQUE, children
 from tscheck.rules.base import FunctionContext, Rule, dotted
-
-_SKIPPED_FIELDS = frozenset(
-    {
-        "lpar",
-        "rpar",
-        "leading_lines",
-        "lines_after_decorators",
-        "header",
-        "footer",
-        "semicolon",
-        "comma",
-        "equal",
-        "star_tok",
-        "annotation",
-        "returns",
-        "decorators",
-    }
-)
-_SKIPPED_TYPES = (
-    cst.BaseParenthesizableWhitespace,
-    cst.Comma,
-    cst.Newline,
-    cst.Comment,
-    cst.EmptyLine,
-    cst.TrailingWhitespace,
-    cst.LeftParen,
-    cst.RightParen,
-    cst.LeftSquareBracket,
-    cst.RightSquareBracket,
-    cst.LeftCurlyBrace,
-    cst.RightCurlyBrace,
-    cst.Semicolon,
-    cst.Colon,
-    cst.AssignEqual,
-    cst.Dot,
-    cst.ImportStar,
-)
-_OPAQUE = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-_fields: dict[type[cst.CSTNode], tuple[str, ...]] = {}
 
 Handler = Callable[[cst.CSTNode, FunctionContext], None]
 
@@ -122,7 +83,7 @@ class _Walker:
                 self.errors.append(
                     f"{ctx.summary.path}: rule {code} crashed: {type(exc).__name__}: {exc}"
                 )
-        if isinstance(node, _OPAQUE):
+        if isinstance(node, OPAQUE):
             return
         if isinstance(node, (cst.If, cst.IfExp)):
             split = scripting_split(node)
@@ -144,28 +105,9 @@ class _Walker:
 
     def children(self, node: cst.CSTNode, table: _Table, frontend: _Table | None) -> None:
         self.ctx.ancestors.append(node)
-        for name in _field_names(type(node)):
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                if not isinstance(value, _SKIPPED_TYPES):
-                    self.visit(value, table, frontend)
-            elif isinstance(value, (tuple, list)):
-                for child in value:
-                    if isinstance(child, cst.CSTNode) and not isinstance(child, _SKIPPED_TYPES):
-                        self.visit(child, table, frontend)
+        for child in children(node):
+            self.visit(child, table, frontend)
         self.ctx.ancestors.pop()
-
-
-def _field_names(node_type: type[cst.CSTNode]) -> tuple[str, ...]:
-    names = _fields.get(node_type)
-    if names is None:
-        names = tuple(
-            f.name
-            for f in dataclasses.fields(node_type)
-            if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
-        )
-        _fields[node_type] = names
-    return names
 
 
 def scripting_value(test: cst.BaseExpression) -> bool | None:

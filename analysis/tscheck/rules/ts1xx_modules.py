@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from tscheck import cstwalk
 from tscheck.index import ClassInfo, FileSummary, FunctionInfo, InitAttr
 from tscheck.model import ChainLink, Family, Fix, Range, TextEdit
 from tscheck.reach import Project
@@ -390,28 +391,29 @@ def _method_source(class_src: _Source, name: str) -> _Source | None:
     return None
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Every node under `node`, not entering nested defs, classes or lambdas."""
-    stack = list(node.children)
-    while stack:
-        current = stack.pop()
-        yield current
-        if not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(current.children)
+# Every node under a node in source order, not entering nested defs, classes or lambdas.
+_walk = _preorder = cstwalk.preorder
 
 
-def _preorder(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """Like `_walk`, in source order."""
-    stack = list(reversed(node.children))
-    while stack:
-        current = stack.pop()
-        yield current
-        if not isinstance(current, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            stack.extend(reversed(current.children))
+def _self_assignments(method: cst.CSTNode) -> list[tuple[cst.Attribute, cst.BaseExpression]]:
+    """`self.X = value` targets in source order, as the index lists them (InitAttr).
+    Memoized per node: every attribute rule asks for the same `__init__`."""
+    found = _SELF_ASSIGNMENTS.get(method)
+    if found is None:
+        if len(_SELF_ASSIGNMENTS) > 512:  # bounded: a language server runs for days
+            _SELF_ASSIGNMENTS.clear()
+        found = list(_find_self_assignments(method))
+        _SELF_ASSIGNMENTS[method] = found
+    return found
 
 
-def _self_assignments(method: cst.CSTNode) -> Iterator[tuple[cst.Attribute, cst.BaseExpression]]:
-    """`self.X = value` targets in source order, as the index lists them (InitAttr)."""
+# libcst nodes allow no weak references; nodes hash by identity.
+_SELF_ASSIGNMENTS: dict[cst.CSTNode, list[tuple[cst.Attribute, cst.BaseExpression]]] = {}
+
+
+def _find_self_assignments(
+    method: cst.CSTNode,
+) -> Iterator[tuple[cst.Attribute, cst.BaseExpression]]:
     for node in _preorder(method):
         if isinstance(node, cst.Assign):
             for target in node.targets:
