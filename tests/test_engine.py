@@ -88,3 +88,11 @@ def test_unknown_code_in_suppression_is_warned() -> None:
     (d,) = check_source("t.py", text).diagnostics
     assert d.code == "TS002" and "TS999" in d.message
     assert d.range == Range.of(4, 58, 4, 63)
+
+
+def test_docstrings_with_column_zero_text_keep_the_file_in_blocks() -> None:
+    from tscheck.parse import split_blocks
+
+    text = '"""Title\n\nclass NotAClass:\n"""\nimport torch\n\n\ndef f():\n    x = """\ndef g():\n"""\n'
+    starts = [b.start_line for b in split_blocks(text)]
+    assert starts == [1, 5, 8]

@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import re
 from dataclasses import dataclass
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from tscheck.model import Range
+from tscheck.positions import Positions
 
 _CONTINUATIONS = ("else", "elif", "except", "finally")
 
@@ -42,9 +43,11 @@ def split_blocks(text: str) -> tuple[Block, ...]:
     lines = source_lines(text)
     starts = [0]
     decorated = bool(lines) and lines[0].startswith("@")
+    in_string = _string_state(lines[0], None) if lines else None
     for i, line in enumerate(lines[1:], start=1):
-        if not line or line[0].isspace() or line[0] in "#)]}":
-            continue
+        inside, in_string = in_string, _string_state(line, in_string)
+        if inside or not line or line[0].isspace() or line[0] in "#)]}":
+            continue  # inside a triple-quoted string (a docstring's column-0 text), or indented
         if line.startswith(_CONTINUATIONS) and _is_keyword_start(line):
             continue
         if not decorated:
@@ -55,6 +58,31 @@ def split_blocks(text: str) -> tuple[Block, ...]:
     return tuple(
         Block(start_line=a + 1, text="".join(lines[a:b])) for a, b in itertools.pairwise(bounds)
     )
+
+
+_QUOTES = re.compile(r'"""|\'\'\'|"|\'|#|\\.')
+
+
+def _string_state(line: str, open_quote: str | None) -> str | None:
+    """The triple quote still open at the end of `line`, given the one open at its start."""
+    if open_quote is None and "'" not in line and '"' not in line:
+        return None
+    quote = None  # a one-line string
+    for match in _QUOTES.finditer(line):
+        token = match.group()
+        if open_quote is not None:
+            if token == open_quote:
+                open_quote = None
+        elif quote is not None:
+            if token == quote:
+                quote = None
+        elif token == "#":
+            break
+        elif len(token) == 3:
+            open_quote = token
+        elif token in ("'", '"'):
+            quote = token
+    return open_quote
 
 
 def _is_keyword_start(line: str) -> bool:
@@ -81,7 +109,7 @@ class ParsedBlocks:
     def __init__(self, text: str) -> None:
         self._text = text.removeprefix("\ufeff")
         self._blocks = split_blocks(text)
-        self._positions: dict[int, dict[cst.CSTNode, Range]] = {}
+        self._positions: dict[int, Positions] = {}
         self._lines: list[str] | None = None
 
     @property
@@ -137,14 +165,26 @@ class ParsedBlocks:
         key = id(module)
         table = self._positions.get(key)
         if table is None:
-            wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-            computed = wrapper.resolve(PositionProvider)
-            offset = start_line - 1
-            table = {
-                n: Range.of(
-                    r.start.line + offset, r.start.column, r.end.line + offset, r.end.column
-                )
-                for n, r in computed.items()
-            }
+            table = Positions(module, module, first_line=start_line)
             self._positions[key] = table
-        return table[node]
+        found = table.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found
+
+    def range_in_function(
+        self, node: cst.CSTNode, fn: cst.FunctionDef, module: cst.Module, def_line: int
+    ) -> Range:
+        """The file range of `node` inside compiled function `fn`, whose name is on def_line:
+        one codegen of `fn` alone, not of its whole block (a class can be thousands of lines)."""
+        key = id(fn)
+        table = self._positions.get(key)
+        if table is None:
+            text = self.line(def_line)
+            indent = text[: len(text) - len(text.lstrip())]
+            table = Positions(fn, module, indent=indent, anchor=fn.name, anchor_line=def_line)
+            self._positions[key] = table
+        found = table.get(node)
+        if found is None:
+            raise KeyError(node)
+        return found

@@ -156,6 +156,13 @@ class FunctionContext(_Reporter):
         self.ancestors: list[cst.CSTNode] = []
         self.rule_code = ""
 
+    def range(self, node: cst.CSTNode) -> Range:
+        """Positions come from the function alone when the node is in it (the common case)."""
+        try:
+            return self.blocks.range_in_function(node, self.node, self.module, self.info.line)
+        except KeyError:
+            return self.blocks.range_of(node, self.module, self.start_line)
+
     @property
     def info(self) -> FunctionInfo:
         return self.compiled.info
