@@ -467,6 +467,7 @@ def test_unreadable_and_non_utf8_files(project: Path, capsys: pytest.CaptureFixt
 def test_internal_errors_are_one_line_and_exit_2(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tscheck import walk
     from tscheck.rules import RULES_BY_CODE
 
     rule = RULES_BY_CODE["TS101"]
@@ -475,6 +476,7 @@ def test_internal_errors_are_one_line_and_exit_2(
         raise RuntimeError("boom")
 
     monkeypatch.setattr(type(rule), "visit_Lambda", boom)
+    monkeypatch.setattr(walk, "_DISPATCHES", {})  # handlers are bound when a dispatch is built
     code, out, err = cli(capsys, "--no-cache")
     assert code == 2
     lines = err.strip().splitlines()

@@ -29,7 +29,7 @@ from tscheck.reach import (
 )
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
-from tscheck.walk import Dispatch, walk_function
+from tscheck.walk import dispatch_for, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 SYNTAX_ERROR = "TS001"
@@ -191,7 +191,7 @@ def analyze_file(
     blocks = ParsedBlocks(text)
     findings: list[Finding] = []
     errors: list[str] = []
-    dispatch = Dispatch(rules)
+    dispatch = dispatch_for(rules)
     for c in sorted(compiled, key=lambda c: c.info.line):
         try:
             module, start = blocks.module_for_line(c.info.line)

@@ -198,7 +198,10 @@ def summarize(path: str, module: str, text: str) -> FileSummary:
             message=f"Python cannot parse this file: {reason}", line=1, column=0
         )
         return FileSummary(path, module, (), (), (), (), (), syntax_error=problem)
-    return _Indexer(module).file(path, tree, scans_jit="jit" in text)
+    jit_lines = frozenset(
+        number for number, line in enumerate(text.splitlines(), start=1) if "jit" in line
+    )
+    return _Indexer(module).file(path, tree, jit_lines)
 
 
 class _Indexer:
@@ -247,7 +250,7 @@ class _Indexer:
 
     # -- file ----------------------------------------------------------------------------
 
-    def file(self, path: str, tree: ast.Module, scans_jit: bool = True) -> FileSummary:
+    def file(self, path: str, tree: ast.Module, jit_lines: frozenset[int]) -> FileSummary:
         global_names: list[str] = []
         for stmt in _module_level(tree.body):
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -276,7 +279,7 @@ class _Indexer:
             functions=tuple(functions),
             classes=tuple(classes),
             # Most files never mention torch.jit: skip the scan of every scope.
-            jit_sites=tuple(self.jit_sites(tree)) if scans_jit else (),
+            jit_sites=tuple(self.jit_sites(tree, jit_lines)) if jit_lines else (),
             global_names=tuple(dict.fromkeys(global_names)),
         )
 
@@ -446,12 +449,22 @@ class _Indexer:
 
     # -- torch.jit call sites ------------------------------------------------------------
 
-    def jit_sites(self, tree: ast.Module) -> Iterator[JitSite]:
-        """torch.jit.script/trace/save calls, resolving variables assigned in the same scope."""
+    def jit_sites(self, tree: ast.Module, jit_lines: frozenset[int]) -> Iterator[JitSite]:
+        """torch.jit.script/trace/save calls, resolving variables assigned in the same scope.
+        Only scopes with "jit" on one of their lines are read (`jit_lines`)."""
         scopes: list[Sequence[ast.stmt]] = [tree.body]
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                scopes.append(node.body)
+        stack: list[ast.AST] = list(tree.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                end = node.end_lineno or node.lineno
+                if not any(node.lineno <= line <= end for line in jit_lines):
+                    continue
+                if not isinstance(node, ast.ClassDef):
+                    scopes.append(node.body)
+                stack.extend(node.body)
+            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                stack.extend(_children(node))
         for body in scopes:
             yield from self._scope_sites(body)
 

@@ -55,6 +55,18 @@ class Dispatch:
         return self.all.for_type(node_type)
 
 
+_DISPATCHES: dict[tuple[Rule, ...], Dispatch] = {}
+
+
+def dispatch_for(rules: Sequence[Rule]) -> Dispatch:
+    """One Dispatch per rule selection (building one reads every rule class with dir())."""
+    key = tuple(rules)
+    found = _DISPATCHES.get(key)
+    if found is None:
+        found = _DISPATCHES[key] = Dispatch(rules)
+    return found
+
+
 def walk_function(node: cst.FunctionDef, ctx: FunctionContext, dispatch: Dispatch) -> list[str]:
     """Visit the compiled parts of `node` (parameters' defaults and body); returns crashes."""
     errors: list[str] = []
