@@ -602,12 +602,14 @@ def _children(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def _scope_nodes(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
-    """All nodes of a scope, not entering nested functions or classes."""
+    """All nodes of a scope in source order, not entering nested functions or classes."""
     stack: list[ast.AST] = list(reversed(body))
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(c for c in _children(node) if not isinstance(c, _OPAQUE[:3]))
+        below = [c for c in _children(node) if not isinstance(c, _OPAQUE[:3])]
+        below.reverse()
+        stack.extend(below)
 
 
 def _self_assignments(body: Sequence[ast.stmt]) -> Iterator[tuple[ast.Attribute, ast.expr, bool]]:
