@@ -69,6 +69,8 @@ def main() -> None:
             if pid == 0:
                 os.close(read)
                 os.setpgid(0, 0)
+                # The snippet may print; the parent's stdout carries only the JSON answer.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
                 try:
                     out = run_one(job["code"], job.get("target"), job.get("call"), folder, index)
                     data = json.dumps(out).encode()

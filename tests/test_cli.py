@@ -780,3 +780,26 @@ def test_exit_codes_from_the_real_process(
     assert subprocess_cli(project, "--no-cache")[0] == 1
     code, _, err = subprocess_cli(project, "--no-cache", "does_not_exist.py")
     assert code == 2 and err == "tscheck: error: does_not_exist.py: no such file or folder\n"
+
+
+def test_a_folder_named_on_the_command_line_is_checked_despite_exclude(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.tscheck]\nexclude = ["examples", "gen"]\n')
+    bad = (
+        "import torch.nn as nn\n"
+        "class M(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return (lambda y: y)(x)\n"
+    )
+    (tmp_path / "examples" / "gen").mkdir(parents=True)
+    (tmp_path / "examples" / "m.py").write_text(bad)
+    (tmp_path / "examples" / "gen" / "g.py").write_text(bad)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "--no-cache")
+    assert code == 0 and "m.py" not in out
+    code, out, _ = cli(capsys, "--no-cache", "examples")
+    assert code == 1 and "examples/m.py:4:17: TS101" in out  # 1-based columns
+    assert "g.py" not in out  # excludes still apply below the named folder
+    code, out, _ = cli(capsys, "--no-cache", "--force-exclude", "examples")
+    assert code == 0

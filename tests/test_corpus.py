@@ -420,7 +420,8 @@ def test_bundled_example_is_rejected_by_the_compiler() -> None:
 
 def test_readme_command_reports_the_bundled_example() -> None:
     """`tscheck examples/` from the repository root (the README's first command) checks the
-    example even though the repository's own config excludes it (examples/pyproject.toml)."""
+    example even though the repository's own config excludes it: a folder named on the
+    command line is checked, as in ruff."""
     proc = subprocess.run(
         [sys.executable, "-m", "tscheck", "examples/", "--no-cache", "--format", "json"],
         cwd=EXAMPLES.parent,

@@ -93,6 +93,10 @@ def test_unknown_code_in_suppression_is_warned() -> None:
 def test_docstrings_with_column_zero_text_keep_the_file_in_blocks() -> None:
     from tscheck.parse import split_blocks
 
-    text = '"""Title\n\nclass NotAClass:\n"""\nimport torch\n\n\ndef f():\n    x = """\ndef g():\n"""\n'
+    text = (
+        '"""Title\n\nclass NotAClass:\n"""\n'
+        "import torch\n\n\n"
+        'def f():\n    x = """\ndef g():\n"""\n'
+    )
     starts = [b.start_line for b in split_blocks(text)]
     assert starts == [1, 5, 8]

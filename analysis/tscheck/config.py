@@ -53,11 +53,21 @@ class Config:
                 best, best_len = severity, len(prefix)
         return best
 
-    def excluded(self, path: str) -> bool:
+    def excluded(self, path: str, below: str = "") -> bool:
+        """Whether `[tool.tscheck] exclude` matches `path`. With `below` (a folder the user
+        named), only the part of the path under it counts: `tscheck examples/` checks
+        examples/ even when config excludes it, as ruff does."""
         if not self.exclude:
             return False
         rel = self.relative(path)
-        return any(_glob(rel, pattern) for pattern in self.exclude)
+        return any(_glob(rel, pattern, self.depth(below)) for pattern in self.exclude)
+
+    def depth(self, folder: str) -> int:
+        """How many path parts `folder` has below `root` (0 for root itself or outside it)."""
+        if not folder:
+            return 0
+        rel = self.relative(folder)
+        return 0 if rel in ("", ".") or os.path.isabs(rel) else len(rel.split("/"))
 
     def relative(self, path: str) -> str:
         """`path` relative to `root` with `/` separators (as given when outside it). Lexical
@@ -101,13 +111,19 @@ def _matches(code: str, prefixes: tuple[str, ...]) -> bool:
     return any(code.startswith(p) for p in prefixes if p) or "ALL" in prefixes
 
 
-def _glob(rel: str, pattern: str) -> bool:
-    """gitignore-like: a pattern without a slash matches any path part; `dir/` a folder."""
+def _glob(rel: str, pattern: str, skip: int = 0) -> bool:
+    """gitignore-like: a pattern without a slash matches any path part; `dir/` a folder;
+    one with a slash matches the path or a folder above it. The first `skip` parts (an
+    explicitly named folder and its parents) never match."""
     pattern = pattern.rstrip("/")
+    parts = rel.split("/")
     if "/" not in pattern:
-        return any(fnmatch.fnmatch(part, pattern) for part in rel.split("/"))
+        return any(fnmatch.fnmatch(part, pattern) for part in parts[skip:])
     pattern = pattern.lstrip("/")
-    return fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(rel, pattern + "/*")
+    return any(
+        fnmatch.fnmatch("/".join(parts[:end]), pattern)
+        for end in range(max(skip + 1, 1), len(parts) + 1)
+    )
 
 
 def find_pyproject(start: Path) -> Path | None:

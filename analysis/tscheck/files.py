@@ -119,13 +119,15 @@ def is_source(name: str) -> bool:
     return name.endswith(SOURCE_SUFFIXES)
 
 
-def excluded(path: str, config: Config) -> bool:
-    """Excluded by the built-in folders (.git, .venv, ...) or by `[tool.tscheck] exclude`."""
+def excluded(path: str, config: Config, below: str = "") -> bool:
+    """Excluded by the built-in folders (.git, .venv, ...) or by `[tool.tscheck] exclude`;
+    with `below` (a folder named on the command line), only the path under it counts."""
     rel = config.relative(path)
     inside = not os.path.isabs(rel)
-    if inside and any(part in _DEFAULT_EXCLUDES for part in rel.split("/")):
+    skip = config.depth(below)
+    if inside and any(part in _DEFAULT_EXCLUDES for part in rel.split("/")[skip:]):
         return True
-    return config.excluded(path)
+    return config.excluded(path, below)
 
 
 def discover(paths: Sequence[str], config: Config, *, force_exclude: bool = False) -> Discovery:
@@ -169,14 +171,14 @@ def walk(
         dirs[:] = sorted(
             d
             for d in dirs
-            if not (d in _DEFAULT_EXCLUDES or excluded(os.path.join(folder, d), config))
+            if not (d in _DEFAULT_EXCLUDES or excluded(os.path.join(folder, d), config, root))
         )
         if not recursive:
             dirs[:] = []
         # A module's .py sorts before its .pyi stub, so the stub never shadows it.
         for name in sorted((n for n in names if is_source(n)), key=_source_order):
             path = os.path.join(folder, name)
-            if not excluded(path, config):
+            if not excluded(path, config, root):
                 yield path
 
 
