@@ -16,7 +16,11 @@ import tempfile
 import traceback
 import warnings
 
-import torch
+# Run with -W error: the worker itself must survive warnings (torch.jit.script's
+# DeprecationWarning, torch's own import-time warnings such as a missing NumPy).
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import torch
 
 TIMEOUT_S = 30
 
