@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from tscheck.index import FileSummary
+from tscheck.index import FileSummary, dotted_name
 from tscheck.parse import split_blocks
 from tscheck.rules.base import FunctionContext, dotted
 
@@ -514,7 +514,7 @@ def _python_only_callee(value: ast.expr | None, imports: dict[str, str], qualify
     """`logging.getLogger` for `logging.getLogger(__name__)`: a call into a Python-only module."""
     if not isinstance(value, ast.Call):
         return ""
-    name = _ast_dotted(value.func)
+    name = dotted_name(value.func)
     if not name or name.split(".", 1)[0] not in imports:
         return ""
     return name if module_call_kind(qualify(name)) == "python" else ""
@@ -590,7 +590,7 @@ def data_kind(value: ast.expr | None, imports: dict[str, str], qualify: Qualify)
     if isinstance(value, ast.Call):
         return _call_kind(value, qualify)
     if isinstance(value, ast.Attribute):
-        name = qualify(_ast_dotted(value))
+        name = qualify(dotted_name(value))
         if name.startswith("torch.") and name[6:] in TORCH_DTYPES:
             return "a torch.dtype"
     return None
@@ -643,7 +643,7 @@ def _binop_kind(value: ast.BinOp, imports: dict[str, str], qualify: Qualify) -> 
 
 
 def _call_kind(value: ast.Call, qualify: Qualify) -> str | None:
-    name = _ast_dotted(value.func)
+    name = dotted_name(value.func)
     if not name:
         return None
     full = qualify(name)
@@ -654,17 +654,6 @@ def _call_kind(value: ast.Call, qualify: Qualify) -> str | None:
     if full == name and name in _BUILTIN_CONVERSIONS:
         return _BUILTIN_CONVERSIONS[name]
     return None
-
-
-def _ast_dotted(node: ast.expr) -> str:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
 
 
 def is_builtin(name: str, ctx: FunctionContext) -> bool:
