@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from tscheck import files as fs
 from tscheck.config import Config, ConfigError, load
-from tscheck.model import Diagnostic, RuleInfo, TextEdit
+from tscheck.model import Diagnostic, RuleInfo, TextEdit, Verification
 
 if TYPE_CHECKING:
     from tscheck.cache import Cache
@@ -196,6 +196,18 @@ def check_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per core)"
     )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also run the real torch.jit.script on every root, in a sandboxed subprocess of "
+        "--python, and reconcile: confirmed diagnostics are marked, refuted ones dropped, "
+        "compiler-only errors reported as TS900 (runs your code: use on trusted code only)",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the interpreter (with torch) that --verify runs your code in (default: this one)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary line")
     parser.add_argument("--version", action=_VersionAction)
     return parser
@@ -220,6 +232,8 @@ class Options:
     no_default_path: bool
     jobs: int
     quiet: bool
+    verify: bool
+    python: str | None
 
 
 @dataclass
@@ -240,6 +254,7 @@ class Report:
     fixed_files: int = 0
     diffs: list[str] = field(default_factory=list)
     stdin_output: str | None = None
+    verification: Verification | None = None
 
 
 def check_command(argv: Sequence[str]) -> int:
@@ -422,12 +437,49 @@ def _run_and_fix(
             for path in changed:
                 _write(path, current[path], boms.get(path, False), report)
     report.files += len(srcs)
-    report.diagnostics.extend(outcome.diagnostics)
+    diagnostics = list(outcome.diagnostics)
+    if opts.verify or config.verify:
+        diagnostics = _verify(opts, config, srcs, outcome, diagnostics, report, stdin=stdin)
+    report.diagnostics.extend(diagnostics)
     report.errors.extend(outcome.internal_errors)
     if opts.format != "text" or opts.statistics:
         report.rules.update({r.code: r for r in rule_catalog(cache)})
     if cache is not None:
         cache.save()
+
+
+def _verify(
+    opts: Options,
+    config: Config,
+    srcs: list[Source],
+    outcome: Outcome,
+    diagnostics: list[Diagnostic],
+    report: Report,
+    *,
+    stdin: bool,
+) -> list[Diagnostic]:
+    """The real compiler's answer, reconciled with the static diagnostics."""
+    from tscheck.verify import FileToVerify, verify_project
+    from tscheck.verify.client import VerifierUnavailable
+
+    if opts.python:
+        config = replace(config, python=opts.python)
+    files = [FileToVerify(s.path, s.module, s.text if stdin else None) for s in srcs]
+    show = (not opts.quiet and sys.stderr.isatty()) or os.environ.get("TSCHECK_PROGRESS") == "1"
+
+    def progress(number: int, total: int, what: str) -> None:
+        if show:
+            print(f"tscheck: verifying {number}/{total}: {what}", file=sys.stderr, flush=True)
+
+    try:
+        verified, summary = verify_project(
+            files, outcome.summaries, diagnostics, config, progress=progress
+        )
+    except VerifierUnavailable as exc:
+        report.errors.append(f"--verify: {exc}")
+        return diagnostics
+    report.verification = summary
+    return verified
 
 
 def _check_selectors(opts: Options, rules: Sequence[RuleInfo]) -> None:
@@ -661,7 +713,12 @@ def _write_report(
     elif opts.format == "json":
         out.write(
             f.json_report(
-                diagnostics, report.rules, version=_version(), files=report.files, errors=errors
+                diagnostics,
+                report.rules,
+                version=_version(),
+                files=report.files,
+                errors=errors,
+                verification=report.verification,
             )
         )
     elif opts.format == "sarif":

@@ -32,6 +32,14 @@ class Config:
     severity: tuple[tuple[str, Severity], ...] = ()  # code or prefix -> severity
     root: str = "."  # the folder holding pyproject.toml; relative paths start here
     source: str = ""  # the file the config came from, for messages
+    # Verification (the real compiler, in a sandboxed subprocess of the user's interpreter).
+    verify: bool = False
+    python: str = ""  # the interpreter to verify with; "" = the one running tscheck
+    factories: tuple[tuple[str, str], ...] = ()  # "pkg/mod.py:Net" -> "Net(3, num_classes=10)"
+    examples: tuple[tuple[str, str], ...] = ()  # "pkg/mod.py:Net" -> "(torch.ones(1, 3, 8, 8),)"
+    preload: tuple[str, ...] = ()  # packages the verifier imports once, before any job
+    device: str = "cpu"  # "cuda": scripted modules are moved to the GPU when one is present
+    timeout_s: float = 60.0  # per verification job (one fork: import, build, script, save)
 
     def enabled(self, code: str, path: str = "") -> bool:
         if self.select and not _matches(code, self.select):
@@ -167,6 +175,9 @@ def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") 
         "python",
         "verify",
         "sandbox",
+        "examples",
+        "device",
+        "timeout",
     }
     unknown = sorted(set(section) - known)
     if unknown:
@@ -199,7 +210,59 @@ def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") 
         severity=tuple(severities),
         root=root,
         source=source,
+        verify=_bool(section, "verify", where),
+        python=_string(section, "python", where),
+        factories=_table(section, "factories", where),
+        examples=_table(section, "examples", where),
+        preload=_strings(section, "preload", where),
+        device=_choice(section, "device", where, ("cpu", "cuda"), "cpu"),
+        timeout_s=_positive(section, "timeout", where, 60.0),
     )
+
+
+def _bool(section: Mapping[str, Any], key: str, where: str) -> bool:
+    value = section.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
+    return value
+
+
+def _string(section: Mapping[str, Any], key: str, where: str) -> str:
+    value = section.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: {key} must be a string, not {value!r}")
+    return value
+
+
+def _choice(
+    section: Mapping[str, Any], key: str, where: str, choices: tuple[str, ...], default: str
+) -> str:
+    value = section.get(key, default)
+    if value not in choices:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(choices)}, not {value!r}")
+    return str(value)
+
+
+def _positive(section: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{where}: {key} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
+def _table(section: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+    """`"path/to/file.py:Name" = "expression"` entries."""
+    value = section.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f'{where}: {key} must be a table of "file.py:Name" = "expression"')
+    out: list[tuple[str, str]] = []
+    for name, expr in value.items():
+        if ":" not in str(name) or not isinstance(expr, str):
+            raise ConfigError(
+                f'{where}: {key} entries look like "pkg/mod.py:Net" = "Net(3)", not {name!r}'
+            )
+        out.append((str(name), expr))
+    return tuple(out)
 
 
 def _strings(section: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:

@@ -150,6 +150,11 @@ def active_rules(config: Config) -> list[Rule]:
     return [rule for rule in ALL_RULES if config.enabled(rule.code)]
 
 
+def roots(project: Project, config: Config) -> Iterable[RootSpec]:
+    """The scripting roots under `config`: its `roots`, else every default root."""
+    return _roots(project, config)
+
+
 def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
     if not config.roots:
         return default_roots(project)

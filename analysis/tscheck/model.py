@@ -82,6 +82,9 @@ class Diagnostic:
     fixes: tuple[Fix, ...] = ()
     # Where else to look (e.g. the `__init__` line that created an attribute).
     related: tuple[ChainLink, ...] = ()
+    # "confirmed": the real compiler rejected this very line; "compiler": found only by the
+    # compiler (TS900); "" when not verified.
+    verification: str = ""
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:
@@ -122,3 +125,53 @@ class RuleInfo:
     url: str
     valid: tuple[Example, ...] = field(default=(), repr=False)
     invalid: tuple[Example, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class CompilerError:
+    """One error of the real compiler, located in the user's code where it could be."""
+
+    message: str  # the whole text
+    first_line: str
+    file: str = ""  # absolute; "" when the message has no source range
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    function: str = ""  # qualname of the def holding the line, in the scripted module
+    stage: str = "script"  # "script" | "save" | "load"
+
+
+@dataclass(frozen=True)
+class RootVerdict:
+    """What the compiler said about one root after peeling its errors.
+
+    verdict: "ok" (scripts, saves and loads once the failing functions are ignored, or at
+    once), "errors" (one confirmed error per failing function), "unverified" (could not be
+    built), "import_error", "timeout", "crashed", "exited", "error".
+    """
+
+    path: str
+    name: str
+    verdict: str
+    errors: tuple[CompilerError, ...] = ()
+    qualified: str = ""  # pkg.mod.Net, as reach names roots
+    line: int = 1  # where the root is defined
+    built_with: str = ""
+    reason: str = ""
+    attempts: int = 0
+    ignored: tuple[str, ...] = ()  # functions marked ignored while peeling
+    warnings: tuple[str, ...] = ()
+    device: str = "cpu"
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verification:
+    roots: tuple[RootVerdict, ...]
+    python: str = ""
+    torch: str = ""
+    layers: tuple[str, ...] = ()  # sandbox layers that were active
+    confirmed: int = 0  # static diagnostics the compiler confirmed
+    dropped: int = 0  # static diagnostics in code the compiler accepted
+    compiler_only: int = 0  # compiler errors nothing static predicted (TS900)

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tscheck.model import ChainLink, Diagnostic, Fix, Position, Range, RuleInfo, Severity
+from tscheck.model import (
+    ChainLink,
+    Diagnostic,
+    Fix,
+    Position,
+    Range,
+    RuleInfo,
+    Severity,
+    Verification,
+)
 
 JSON_SCHEMA_VERSION = 1
 SARIF_SCHEMA = (
@@ -109,6 +118,7 @@ def json_report(
     version: str,
     files: int,
     errors: Sequence[str] = (),
+    verification: Verification | None = None,
 ) -> str:
     counts = Counter(d.severity for d in diagnostics)
     doc = {
@@ -125,7 +135,46 @@ def json_report(
         },
         "errors": list(errors),
     }
+    if verification is not None:
+        doc["verification"] = verification_json(verification)
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def verification_json(v: Verification) -> dict[str, Any]:
+    """Per-root verdicts of `--verify`, with the interpreter, torch and sandbox that gave them."""
+    return {
+        "python": v.python,
+        "torch": v.torch,
+        "sandbox": list(v.layers),
+        "confirmed": v.confirmed,
+        "dropped": v.dropped,
+        "compiler_only": v.compiler_only,
+        "roots": [
+            {
+                "path": r.path,
+                "name": r.name,
+                "verdict": r.verdict,
+                "built_with": r.built_with,
+                "reason": r.reason,
+                "attempts": r.attempts,
+                "ignored_while_peeling": list(r.ignored),
+                "device": r.device,
+                "warnings": list(r.warnings),
+                "errors": [
+                    {
+                        "file": e.file,
+                        "line": e.line,
+                        "column": None if e.column is None else e.column + 1,
+                        "function": e.function,
+                        "stage": e.stage,
+                        "message": e.first_line,
+                    }
+                    for e in r.errors
+                ],
+            }
+            for r in v.roots
+        ],
+    }
 
 
 def _json_diagnostic(d: Diagnostic, rules: Rules) -> dict[str, Any]:
@@ -141,6 +190,7 @@ def _json_diagnostic(d: Diagnostic, rules: Rules) -> dict[str, Any]:
         "fixes": [_json_fix(f) for f in d.fixes],
         "chain": [_json_link(link) for link in d.chain],
         "chain_text": chain_text(d),
+        "verification": d.verification or None,
         "related": [_json_link(link) for link in d.related],
         "url": info.url if info else "",
     }
