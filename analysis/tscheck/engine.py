@@ -34,9 +34,15 @@ from tscheck.walk import dispatch_for, walk_function
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 SYNTAX_ERROR = "TS001"
 UNKNOWN_SUPPRESSION = "TS002"
+COMPILER_ONLY = "TS900"
+UNVERIFIED = "TS901"
+VERIFIER_FAILED = "TS902"
 ENGINE_CODES = {
     SYNTAX_ERROR: "The file is not valid Python; nothing in it was checked.",
     UNKNOWN_SUPPRESSION: "A `# tscheck: ignore[...]` comment names a code that no rule has.",
+    COMPILER_ONLY: "torch.jit.script rejects this, and no static rule predicted it (--verify).",
+    UNVERIFIED: "A root could not be built, so the compiler could not check it (--verify).",
+    VERIFIER_FAILED: "Verifying a root timed out, crashed, exited or failed to import (--verify).",
 }
 ENGINE_RULES = (
     RuleInfo(
@@ -75,9 +81,60 @@ ENGINE_RULES = (
 )
 
 
+def _verifier_rule(code: str, name: str, severity: Severity, explanation: str) -> RuleInfo:
+    return RuleInfo(
+        code=code,
+        name=name,
+        summary=ENGINE_CODES[code],
+        explanation=explanation,
+        family=Family.UNSUPPORTED_CONSTRUCTS,
+        severity=severity,
+        fixable=False,
+        url=DOCS_URL.format(anchor=f"{code.lower()}-{name}"),
+    )
+
+
+VERIFIER_RULES = (
+    _verifier_rule(
+        COMPILER_ONLY,
+        "compiler-error",
+        Severity.ERROR,
+        "**What it does.** With `--verify`, reports an error of the real `torch.jit.script` "
+        "(or of saving and loading the result) that no static rule predicted, at the range the "
+        "compiler highlights, with its full message in the related information.\n\n"
+        "**Why it fails.** The compiler is the ground truth; each failing function gives its own "
+        "error because tscheck marks it ignored and scripts again (error peeling).\n\n"
+        "**How to fix.** Follow the compiler's message; `tscheck explain` of a related rule often "
+        "says more.",
+    ),
+    _verifier_rule(
+        UNVERIFIED,
+        "root-not-built",
+        Severity.INFO,
+        "**What it does.** With `--verify`, says that a root (an nn.Module class, a scripted "
+        "function) could not be instantiated, so its diagnostics are static only.\n\n"
+        "**Why.** tscheck tries a factory from `[tool.tscheck.factories]`, a zero-argument "
+        "call, builder functions in the same file and arguments made up from the signature.\n\n"
+        '**How to fix.** Add a factory: `[tool.tscheck.factories]` `"pkg/mod.py:Net" = '
+        '"Net(3, num_classes=10)"`.',
+    ),
+    _verifier_rule(
+        VERIFIER_FAILED,
+        "verifier-failed",
+        Severity.WARNING,
+        "**What it does.** With `--verify`, says that verifying a root did not finish: the "
+        "module failed to import, the code hung (timeout), crashed the child, or exited.\n\n"
+        "**Why.** Verification runs your code in a sandboxed child process; the checker itself "
+        "always survives.\n\n"
+        "**How to fix.** Make the module importable without side effects (no work at import "
+        'time, guard scripts with `if __name__ == "__main__":`), or raise `timeout`.',
+    ),
+)
+
+
 def rule_infos() -> tuple[RuleInfo, ...]:
     """Every code tscheck can report, sorted: the engine's own (TS001, TS002) and every rule's."""
-    infos = [*ENGINE_RULES, *(type(rule).info() for rule in ALL_RULES)]
+    infos = [*ENGINE_RULES, *VERIFIER_RULES, *(type(rule).info() for rule in ALL_RULES)]
     return tuple(sorted(infos, key=lambda info: info.code))
 
 

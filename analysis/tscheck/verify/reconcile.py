@@ -16,6 +16,7 @@ import dataclasses
 import os
 from collections.abc import Iterable, Sequence
 
+from tscheck.engine import COMPILER_ONLY, UNVERIFIED, VERIFIER_FAILED
 from tscheck.model import (
     ChainLink,
     CompilerError,
@@ -27,9 +28,6 @@ from tscheck.model import (
 )
 from tscheck.reach import Compiled
 
-COMPILER_ONLY = "TS900"
-UNVERIFIED = "TS901"
-VERIFIER_FAILED = "TS902"
 # Static codes whose failure shows only when the scripted module is saved.
 SAVE_CODES = frozenset({"TS302", "TS304", "TS309", "TS310"})
 
