@@ -1,0 +1,636 @@
+"""The verifier's zygote: imports torch once, then forks one sandboxed child per job.
+
+Started by client.py as `<python> -I -X utf8 worker.py [--preload a,b] [--max-jobs N]` in the
+user's interpreter, where tscheck need not be installed: standard library and torch only. Its
+siblings child.py (the sandbox) and job.py (the work) are loaded by path under private names.
+The protocol is in PROTOCOL.md; this file is its zygote side.
+
+A `script` request is served by a fork (A) that applies the sandbox, reports its layers and runs
+the job. With a PID namespace, A forks the namespace's init (B, pid 1), which forks the job (C,
+pid 2): the job gets ordinary signal semantics, cannot signal anything outside, and everything it
+leaves behind dies with B. Each child writes JSON lines to a pipe: its layers, the job's result,
+and (from B) the job's wait status. The zygote turns timeouts, signals and exits into verdicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import types
+import warnings
+from collections.abc import Callable
+from typing import IO, Any, NoReturn
+
+PROTOCOL = 1
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_MAX_JOBS = 200  # recycle: _python_cu and the type store only grow (catalog.md F5)
+MAX_RESULT_BYTES = 32 * 1024 * 1024
+REAP_WAIT_S = 10.0
+CGROUP_PREFIX = "tscheck-verify-"
+FATAL_EXIT = 70  # the child's own machinery failed (not user code)
+PRELOAD_ENV = "TSCHECK_VERIFY_PRELOAD"
+
+
+def load_sibling(name: str, path: str | None = None) -> types.ModuleType | None:
+    """Load verify/<name>.py by path under a private module name (tscheck may not be
+    importable here, and a user package named `child` or `job` must not shadow it)."""
+    path = path or os.path.join(HERE, f"{name}.py")
+    if not os.path.exists(path):
+        return None
+    private = f"_tscheck_verify_{name}"
+    spec = importlib.util.spec_from_file_location(private, path)
+    if spec is None or spec.loader is None:
+        return None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private] = module  # dataclasses and pickling look classes up by module name
+    spec.loader.exec_module(module)
+    return module
+
+
+def fork() -> int:
+    # Python 3.12+ warns when forking a threaded process (torch starts a thread at import);
+    # under -W error that warning would raise in the parent after the child already exists.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return os.fork()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def send_line(fd: int, payload: dict[str, Any]) -> None:
+    write_all(fd, json.dumps(payload, default=repr).encode() + b"\n")
+
+
+def flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stream or a full disk must not stop the answer
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
+
+
+def describe_signal(number: int, limits: dict[str, int]) -> str:
+    name = signal_name(number)
+    hint = {
+        "SIGXCPU": f": CPU time limit of {limits['cpu_s']} s",
+        "SIGXFSZ": f": file size limit of {limits['fsize_mb']} MB",
+        "SIGKILL": ": killed from outside (out of memory?)",
+    }.get(name, "")
+    return f"signal {number} ({name}){hint}"
+
+
+def wait_status(status: int) -> dict[str, int]:
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else FATAL_EXIT}
+
+
+def tail(path: str, size: int) -> str:
+    """The last `size` bytes of a file: children may print megabytes; we read only this."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - size))
+            return fh.read(size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+# --- the child side -------------------------------------------------------------------------
+
+
+class Child:
+    """Everything that happens after the fork, in the child. Every path ends in os._exit."""
+
+    def __init__(
+        self,
+        request: dict[str, Any],
+        limits: dict[str, int],
+        tmpdir: str,
+        result_fd: int,
+        sandbox: types.ModuleType | None,
+        job: types.ModuleType | None,
+        cgroup: str | None,
+    ) -> None:
+        self.request = request
+        self.limits = limits
+        self.tmpdir = tmpdir
+        self.result_fd = result_fd
+        self.sandbox = sandbox
+        self.job = job
+        self.cgroup = cgroup
+
+    def main(self, zygote_pid: int, close_fds: list[int]) -> NoReturn:
+        try:
+            if self.sandbox is not None:
+                self.sandbox.set_parent_death_signal()
+            if os.getppid() != zygote_pid:
+                os._exit(FATAL_EXIT)  # the zygote died before we could ask to die with it
+            os.setpgid(0, 0)  # the zygote kills this whole group on timeout
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for fd in close_fds:
+                os.close(fd)  # the protocol pipes: user code must neither read nor forge them
+            self.redirect_output()
+            layers: list[str] = []
+            if self.sandbox is not None:
+                layers = self.sandbox.apply(self.limits, self.tmpdir, self.cgroup)
+            send_line(self.result_fd, {"kind": "layers", "layers": layers})
+            if "pid_namespace" in layers:
+                self.run_init()
+            self.run_job()
+        except BaseException as exc:  # the child must always answer and exit
+            self.fatal(f"verifier child failed: {type(exc).__name__}: {exc}")
+
+    def redirect_output(self) -> None:
+        """fd 0 from /dev/null (a job reading stdin would steal protocol lines), fds 1 and 2
+        to files in the temp dir (bounded by RLIMIT_FSIZE; the zygote reads only their tails)."""
+        flush_std()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        for fd, name in ((1, "stdout.txt"), (2, "stderr.txt")):
+            out = os.open(os.path.join(self.tmpdir, name), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(out, fd)
+            os.close(out)
+
+    def run_init(self) -> NoReturn:
+        """A: fork B, pid 1 of the new PID namespace; B forks the job C (pid 2: pid 1 ignores
+        signals it has no handler for, which would change what a crash looks like)."""
+        init = fork()
+        if init == 0:
+            try:
+                if self.sandbox is not None:
+                    self.sandbox.set_parent_death_signal()
+                job = fork()
+                if job == 0:
+                    self.run_job()
+                _, status = os.waitpid(job, 0)
+                send_line(self.result_fd, {"kind": "status", **wait_status(status)})
+            except BaseException as exc:
+                self.fatal(f"verifier init failed: {type(exc).__name__}: {exc}")
+            os._exit(0)  # the kernel now kills whatever the job left in the namespace
+        _, status = os.waitpid(init, 0)
+        if os.WIFSIGNALED(status):  # the init itself was killed (out of memory, say)
+            send_line(self.result_fd, {"kind": "status", **wait_status(status)})
+        os._exit(0)
+
+    def run_job(self) -> NoReturn:
+        me = os.getpid()
+        payload: dict[str, Any]
+        try:
+            payload = self.call_job()
+        except SystemExit as exc:
+            # sys.exit() in user code (job.run lets it through): an exit, like the process
+            # would make without us; a fork made by user code just leaves.
+            os._exit(0 if os.getpid() != me else exit_code(exc))
+        except MemoryError:
+            payload = {"kind": "result", "memory_error": "MemoryError"}
+        except BaseException as exc:  # KeyboardInterrupt from user code too
+            lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+            payload = {
+                "kind": "result",
+                "fatal": f"job.run raised {type(exc).__name__}: {exc}",
+                "traceback": "".join(lines)[-4000:],
+            }
+        if os.getpid() != me:
+            os._exit(0)  # a fork made by user code must not answer for the job
+        flush_std()
+        try:
+            send_line(self.result_fd, payload)
+        except (TypeError, ValueError, OSError) as exc:
+            self.fatal(f"cannot send the result: {type(exc).__name__}: {exc}")
+        os._exit(0)
+
+    def call_job(self) -> dict[str, Any]:
+        if self.job is None:
+            return {"kind": "result", "fatal": "job.py missing"}
+        out = self.job.run(self.request)
+        if not isinstance(out, dict):
+            return {"kind": "result", "fatal": f"job.run returned {type(out).__name__}"}
+        return {
+            "kind": "result",
+            "import_error": out.get("import_error"),
+            "results": out.get("results") or [],
+        }
+
+    def fatal(self, detail: str) -> NoReturn:
+        try:
+            flush_std()
+            send_line(self.result_fd, {"kind": "result", "fatal": detail})
+        finally:
+            os._exit(FATAL_EXIT)
+
+
+def exit_code(exc: SystemExit) -> int:
+    """The status the interpreter would exit with for this SystemExit."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    try:
+        print(code, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+    flush_std()
+    return 1
+
+
+# --- the zygote side ------------------------------------------------------------------------
+
+
+class Collected:
+    """What the zygote saw of one child: its JSON lines and how the wait ended."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.timed_out = False
+        self.too_big = False
+        self.status: int | None = None  # A's wait status, once reaped
+
+
+class Zygote:
+    def __init__(
+        self,
+        proto: IO[bytes],
+        sandbox: types.ModuleType | None,
+        job: types.ModuleType | None,
+        max_jobs: int,
+    ) -> None:
+        self.proto = proto
+        self.sandbox = sandbox
+        self.job = job
+        self.max_jobs = max_jobs
+        self.jobs = 0
+        self.cgroup: str | None = None
+        if sandbox is not None and os.geteuid() == 0:
+            sandbox.sweep_cgroups(CGROUP_PREFIX)
+            self.cgroup = sandbox.create_cgroup(f"{CGROUP_PREFIX}{os.getpid()}")
+
+    def close(self) -> None:
+        if self.cgroup is not None and self.sandbox is not None:
+            self.sandbox.remove_cgroup(self.cgroup)
+            self.cgroup = None
+
+    def send(self, payload: dict[str, Any]) -> None:
+        self.proto.write(json.dumps(payload).encode() + b"\n")
+        self.proto.flush()
+
+    def serve(self, stdin: IO[bytes]) -> None:
+        while True:
+            line = stdin.readline()
+            if not line:
+                return  # the client went away
+            if not line.strip():
+                continue
+            try:
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise ValueError("a request is a JSON object")
+            except ValueError as exc:
+                self.send({"id": None, "status": "error", "detail": f"bad request: {exc}"})
+                continue
+            op = request.get("op")
+            if op == "exit":
+                return
+            if op == "ping":
+                self.send({"id": request.get("id"), "status": "pong"})
+            elif op == "script":
+                self.jobs += 1
+                try:
+                    response = self.script(request)
+                except (TypeError, ValueError, AttributeError) as exc:  # a malformed request
+                    detail = f"bad request: {type(exc).__name__}: {exc}"
+                    response = {"id": request.get("id"), "status": "error", "detail": detail}
+                self.send(response)
+                if self.jobs >= self.max_jobs:
+                    return  # recycle: the client starts a fresh zygote for the next request
+            else:
+                detail = f"unknown op {op!r}"
+                self.send({"id": request.get("id"), "status": "error", "detail": detail})
+
+    def script(self, request: dict[str, Any]) -> dict[str, Any]:
+        limits: dict[str, int] = {
+            "cpu_s": 60,
+            "data_mb": 8192,
+            "fsize_mb": 64,
+            "nproc": 256,
+            "output_kb": 4,
+        }
+        limits.update({k: int(v) for k, v in (request.get("limits") or {}).items()})
+        timeout = float(request.get("timeout_s") or DEFAULT_TIMEOUT_S)
+        base: dict[str, Any] = {"id": request.get("id"), "layers": [], "stdout": "", "stderr": ""}
+        try:
+            tmpdir = tempfile.mkdtemp(prefix="tscheck-job-")
+        except OSError as exc:
+            return {**base, "status": "error", "detail": f"no temp dir: {exc}", "elapsed_s": 0}
+        try:
+            return {**base, **self.run_child(request, limits, timeout, tmpdir)}
+        finally:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def run_child(
+        self, request: dict[str, Any], limits: dict[str, int], timeout: float, tmpdir: str
+    ) -> dict[str, Any]:
+        if self.cgroup is not None and self.sandbox is not None:
+            self.sandbox.set_cgroup_limit(self.cgroup, limits["nproc"])
+        read_fd, write_fd = os.pipe()
+        flush_std()
+        zygote_pid = os.getpid()
+        started = time.monotonic()
+        pid = fork()
+        if pid == 0:
+            try:
+                os.close(read_fd)
+                child = Child(
+                    request, limits, tmpdir, write_fd, self.sandbox, self.job, self.cgroup
+                )
+                child.main(zygote_pid, close_fds=[self.proto.fileno()])
+            finally:
+                os._exit(FATAL_EXIT)  # never return into the zygote's loop
+        os.close(write_fd)
+        try:
+            os.setpgid(pid, pid)  # also here: no race with a kill before the child ran
+        except OSError:
+            pass
+        try:
+            seen = self.collect(pid, read_fd, started + timeout)
+        finally:
+            os.close(read_fd)
+        self.kill_tree(pid)  # before reaping: a zombie leader keeps its group id reserved
+        if seen.status is None:
+            seen.status = reap(pid)
+        response = verdict(seen, limits, timeout)
+        response["elapsed_s"] = round(time.monotonic() - started, 4)
+        size = limits["output_kb"] * 1024
+        response["stdout"] = tail(os.path.join(tmpdir, "stdout.txt"), size)
+        response["stderr"] = tail(os.path.join(tmpdir, "stderr.txt"), size)
+        return response
+
+    def kill_tree(self, pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        if self.cgroup is not None and self.sandbox is not None:
+            self.sandbox.kill_cgroup(self.cgroup)  # processes that left the group (setsid)
+
+    def collect(self, pid: int, read_fd: int, deadline: float) -> Collected:
+        """Read the child's lines until it exits or the deadline passes. The child's exit,
+        not EOF, ends the wait: a process the job forked may hold the pipe open forever."""
+        seen = Collected()
+        pidfd = open_pidfd(pid)
+        reading = True
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen.timed_out = True
+                    return seen
+                fds = ([read_fd] if reading else []) + ([pidfd] if pidfd is not None else [])
+                wait = remaining if pidfd is not None else min(remaining, 0.02)
+                ready, _, _ = select.select(fds, [], [], wait)
+                if read_fd in ready:
+                    chunk = os.read(read_fd, 1 << 16)
+                    reading = bool(chunk)
+                    seen.data += chunk
+                    if len(seen.data) > MAX_RESULT_BYTES:
+                        seen.too_big = True
+                        return seen
+                if (pidfd in ready) if pidfd is not None else exited(pid, seen):
+                    drain(read_fd, seen)
+                    return seen
+        finally:
+            if pidfd is not None:
+                os.close(pidfd)
+
+
+def open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)  # Linux 5.3+, Python 3.9+
+    except (AttributeError, OSError):
+        return None
+
+
+def exited(pid: int, seen: Collected) -> bool:
+    """Without a pidfd: poll (this reaps the child, so the status is kept)."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done == pid:
+        seen.status = status
+    return done == pid
+
+
+def drain(read_fd: int, seen: Collected) -> None:
+    os.set_blocking(read_fd, False)
+    while len(seen.data) <= MAX_RESULT_BYTES:
+        try:
+            chunk = os.read(read_fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        seen.data += chunk
+
+
+def reap(pid: int) -> int | None:
+    """Wait for a child we already SIGKILLed; None if it will not die (stuck in the kernel,
+    say in a GPU driver call): then it stays a zombie rather than hang the zygote."""
+    deadline = time.monotonic() + REAP_WAIT_S
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return status
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.002)
+
+
+def parse_lines(data: bytes) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The child's lines by kind (the first of each kind wins), or a description of the first
+    line that is not a JSON object."""
+    found: dict[str, dict[str, Any]] = {}
+    for raw in data.splitlines():
+        if not raw.strip():
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError as exc:
+            return found, f"invalid result line ({exc}): {raw[:200]!r}"
+        if not isinstance(line, dict):
+            return found, f"invalid result line: {raw[:200]!r}"
+        found.setdefault(str(line.get("kind")), line)
+    return found, None
+
+
+def verdict(seen: Collected, limits: dict[str, int], timeout: float) -> dict[str, Any]:
+    lines, broken = parse_lines(bytes(seen.data))
+    layers = list(lines.get("layers", {}).get("layers") or [])
+    result = lines.get("result")
+    # The job's own status: from the namespace's init when there is one, else the child's.
+    status = lines.get("status") or ({} if seen.status is None else wait_status(seen.status))
+
+    def answer(state: str, detail: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": state, "detail": detail, "layers": layers}
+        out["import_error"] = (result or {}).get("import_error")
+        out["results"] = (result or {}).get("results") or []
+        return out
+
+    if seen.timed_out:
+        return answer("timeout", f"killed after {timeout:g} s")
+    if seen.too_big:
+        return answer("error", f"result larger than {MAX_RESULT_BYTES >> 20} MB")
+    if seen.status is None:
+        return answer("error", "the child did not exit after SIGKILL")
+    if os.WIFSIGNALED(seen.status) and "status" not in lines:
+        return answer("crashed", describe_signal(os.WTERMSIG(seen.status), limits))
+    if broken is not None:
+        return answer("error", broken)
+    if result is not None and result.get("fatal"):
+        return answer("error", str(result["fatal"]))
+    if "signal" in status:
+        return answer("crashed", describe_signal(int(status["signal"]), limits))
+    code = int(status.get("exit", 0))
+    if code != 0 or result is None:
+        return answer("exited", f"exit code {code}" + (" without a result" if code == 0 else ""))
+    return classify_result(result, limits, answer)
+
+
+def classify_result(
+    result: dict[str, Any],
+    limits: dict[str, int],
+    answer: Callable[[str, str], dict[str, Any]],
+) -> dict[str, Any]:
+    """A clean result can still say the job was stopped by the sandbox: MemoryError is the data
+    limit; SystemExit caught by job.run is an exit."""
+    memory = f"memory limit (RLIMIT_DATA {limits['data_mb']} MB)"
+    if result.get("memory_error"):
+        return answer("crashed", f"{memory}: MemoryError")
+    problem = result.get("import_error")
+    if isinstance(problem, dict):
+        kind, message = str(problem.get("type")), str(problem.get("message") or "")
+        if kind == "SystemExit":
+            code = message if message.lstrip("-").isdigit() else "1"
+            if message in ("", "None"):
+                code = "0"
+            return answer("exited", f"exit code {int(code) & 0xFF} (sys.exit)")
+        if kind == "MemoryError" or "can't allocate memory" in message:
+            return answer("crashed", f"{memory}: {kind}: {message}".rstrip(": "))
+    return answer("done", "")
+
+
+# --- start-up -------------------------------------------------------------------------------
+
+
+def protocol_stream() -> IO[bytes]:
+    """Keep the real stdout for protocol lines only; fd 1 becomes stderr, so that anything
+    torch, a preloaded package or a warning prints cannot corrupt the protocol."""
+    proto = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    return proto
+
+
+def import_torch() -> tuple[Any, float]:
+    # Never initialise CUDA here (a forked child could not use it): torch.cuda.is_available()
+    # in a preloaded package would, unless it is answered through NVML.
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's import-time warnings must not fail -W error
+        import torch
+    return torch, time.perf_counter() - started
+
+
+def preload(names: list[str]) -> tuple[list[str], dict[str, str]]:
+    loaded: list[str] = []
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                importlib.import_module(name)
+            loaded.append(name)
+        except BaseException as exc:  # a package may sys.exit or worse at import
+            failed[name] = f"{type(exc).__name__}: {exc}"
+    return loaded, failed
+
+
+def cuda_initialized() -> bool:
+    """Read torch.cuda's flag without calling into torch.cuda (a preload may have done it)."""
+    module = sys.modules.get("torch.cuda")
+    return bool(getattr(module, "_initialized", False))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="worker.py")
+    parser.add_argument("--preload", default=os.environ.get(PRELOAD_ENV, ""))
+    parser.add_argument("--max-jobs", type=int, default=DEFAULT_MAX_JOBS)
+    parser.add_argument("--job", default=None, help="job.py to use (tests)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    proto = protocol_stream()
+    args = parse_args(argv)
+    sys.dont_write_bytecode = True  # never write .pyc into the user's tree (and F5: stale .pyc)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the client decides when we stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that cleanup runs
+    hello: dict[str, Any] = {"protocol": PROTOCOL, "python": platform.python_version()}
+    try:
+        torch, import_s = import_torch()
+    except BaseException as exc:
+        hello["error"] = f"cannot import torch: {type(exc).__name__}: {exc}"
+        proto.write(json.dumps(hello).encode() + b"\n")
+        proto.flush()
+        return 2
+    names = [n.strip() for n in args.preload.split(",") if n.strip()]
+    loaded, failed = preload(names)
+    sandbox = load_sibling("child")
+    job = load_sibling("job", args.job)
+    zygote = Zygote(proto, sandbox, job, max(1, args.max_jobs))
+    hello.update(
+        torch=str(torch.__version__),
+        pid=os.getpid(),
+        layers=[],
+        preloaded=loaded,
+        preload_failed=failed,
+        import_s=round(import_s, 3),
+        cuda_initialized=cuda_initialized(),
+        job=None if job is None else job.__file__,
+        max_jobs=zygote.max_jobs,
+    )
+    try:
+        zygote.send(hello)
+        zygote.serve(sys.stdin.buffer)
+    except BrokenPipeError:
+        pass  # the client is gone
+    finally:
+        zygote.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
