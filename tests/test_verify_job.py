@@ -748,3 +748,25 @@ def test_system_exit_during_import_is_not_swallowed(tmp_path: Path) -> None:
     proc = run_job(request_for(path, "f"))
     assert proc.returncode == 3
     assert "import_error" not in proc.stdout
+
+
+def test_running_out_of_memory_escapes_as_memory_error(tmp_path: Path) -> None:
+    """The worker turns a MemoryError out of job.run into its "crashed" verdict (the sandbox's
+    data limit); torch's allocator failure, a RuntimeError, is raised as one too."""
+    path = write(
+        tmp_path,
+        "hungry.py",
+        """
+        import torch
+        import torch.nn as nn
+
+
+        class Hungry(nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return torch.empty(1 << 60, dtype=torch.uint8)  # int in TorchScript
+        """,
+    )
+    examples = {"Hungry": "(torch.ones(1),)"}
+    proc = run_job(request_for(path, "Hungry", examples=examples))
+    assert proc.returncode == 1
+    assert "MemoryError: " in proc.stderr and "can't allocate memory" in proc.stderr

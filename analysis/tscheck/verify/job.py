@@ -238,6 +238,17 @@ def load_module(file: str, name: str, text: str) -> ModuleType:
     return module
 
 
+def out_of_memory(exc: Exception) -> None:
+    """Re-raise running out of memory as MemoryError: it is the sandbox's data limit, which the
+    worker reports as a crash (PROTOCOL.md), not a compile or run error of one root. torch's
+    allocator says so with a RuntimeError, also inside TorchScript interpreter errors."""
+    if isinstance(exc, MemoryError):
+        raise exc
+    lines = [line.strip() for line in str(exc).split("\n") if "can't allocate memory" in line]
+    if lines:
+        raise MemoryError(lines[0]) from exc
+
+
 def is_blocked(exc: BaseException) -> bool:
     """A refusal by the sandbox: no network, no permission. Wrapped causes count too."""
     seen: set[int] = set()
@@ -502,6 +513,7 @@ def run(request: Mapping[str, Any]) -> JsonDict:
     except Exception as exc:
         # Exception, not BaseException: SystemExit (and KeyboardInterrupt) propagate on
         # purpose, so the worker reports an "exited" verdict instead of a fake import error.
+        out_of_memory(exc)
         return {"import_error": describe_import_error(exc, file), "results": []}
     device, note = pick_device(str(request.get("device") or "cpu"))
     problems = [mark_ignored(module, qualname) for qualname in request.get("ignore") or []]
@@ -584,6 +596,7 @@ def check_root(context: Context, spec: Mapping[str, Any], result: JsonDict) -> N
     try:
         scripted = torch.jit.script(built.value)
     except Exception as exc:  # FrontendError is not a RuntimeError; OSError, TypeError, ...
+        out_of_memory(exc)
         context.poisoned = True
         result.update(verdict="compile_error", error=context.describe(exc, "script"))
         return
@@ -602,12 +615,14 @@ def save_and_load(context: Context, scripted: Any, result: JsonDict) -> Any:
     try:
         torch.jit.save(scripted, buffer)
     except Exception as exc:
+        out_of_memory(exc)
         result.update(verdict="save_error", error=context.describe_save(exc, "save"))
         return None
     buffer.seek(0)
     try:
         return jit_load(buffer)
     except Exception as exc:
+        out_of_memory(exc)
         result.update(verdict="save_error", error=context.describe_save(exc, "load"))
         return None
 
@@ -618,6 +633,7 @@ def to_device(context: Context, loaded: Any, result: JsonDict) -> Any:
     try:
         return loaded.to(context.device)
     except Exception as exc:
+        out_of_memory(exc)
         result.update(verdict="run_error", error=context.describe(exc, "device"))
         return None
 
@@ -663,6 +679,7 @@ def from_factory(context: Context, factory: str) -> Built | Unbuilt:
         if callable(value) and not isinstance(value, torch.nn.Module):
             value, expression = value(), f"{expression}()"
     except Exception as exc:
+        out_of_memory(exc)
         return Unbuilt(f"factory {factory!r} raised {brief(exc)}")
     return Built(value, expression)
 
@@ -732,6 +749,7 @@ def attempt_build(text: str, make: Callable[[], Any], reasons: list[str]) -> Bui
     try:
         return Built(make(), text)
     except Exception as exc:  # SystemExit propagates: the worker reports "exited"
+        out_of_memory(exc)
         reasons.append(f"{text} raised {brief(exc)}")
         return None
 
@@ -841,12 +859,14 @@ def compare_outputs(
             torch.manual_seed(0)
             args, kwargs = example_inputs(context, expression)
         except Exception as exc:
+            out_of_memory(exc)
             result.update(verdict="run_error", error=context.describe(exc, "example"))
             return
         try:
             torch.manual_seed(0)
             outputs.append(function(*args, **kwargs))
         except Exception as exc:
+            out_of_memory(exc)
             error = context.describe(exc, stage, innermost=True)
             result.update(verdict="run_error", error=error)
             return
