@@ -517,6 +517,14 @@ class Unannotated(nn.Module):
         return x * n
 
 
+class Count(nn.Module):
+    def helper(self, x: torch.Tensor) -> int:
+        return x * 2  # a tensor where an int is declared
+
+    def forward(self, x: torch.Tensor) -> int:
+        return self.helper(x) + 1
+
+
 class Raises(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[10]  # out of range
@@ -531,10 +539,11 @@ def test_examples_compare_eager_with_scripted(tmp_path: Path) -> None:
         "Wrapped": "(torch.ones(2),)",
         "f": "(1,)",
         "Unannotated": "(torch.ones(2), 3)",
+        "Count": "(torch.ones(3),)",
         "Raises": "(torch.ones(2),)",
     }
     answer = verify(request_for(path, *examples, examples=examples))
-    good, no_grad, wrapped, f, unannotated, raises = answer["results"]
+    good, no_grad, wrapped, f, unannotated, count, raises = answer["results"]
     assert good["verdict"] == "ok"
     assert good["compare"] == {"equal": True, "detail": "outputs match"}
     # Catalog rows 210/211: TorchScript silently drops these decorators.
@@ -546,6 +555,15 @@ def test_examples_compare_eager_with_scripted(tmp_path: Path) -> None:
     # Eager accepts the int, the scripted forward (x, n inferred Tensor) does not.
     assert unannotated["verdict"] == "run_error" and unannotated["error"]["stage"] == "run"
     assert "Expected a value of type 'Tensor" in unannotated["error"]["message"]
+    # Accepted by the compiler (catalog F7), fails when run: located in the callee, the
+    # innermost frame of the interpreter's traceback, with the original exception's line.
+    assert count["verdict"] == "run_error"
+    assert (count["error"]["function"], count["error"]["line"], count["error"]["column"]) == (
+        "Count.helper",
+        line_of(path, "# a tensor where an int is declared"),
+        8,
+    )
+    assert count["error"]["first_line"].startswith("RuntimeError: Cannot input a tensor")
     # Both fail: the eager run is reported, at the user's line.
     assert raises["verdict"] == "run_error"
     assert (raises["error"]["stage"], raises["error"]["line"]) == (

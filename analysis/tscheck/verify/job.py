@@ -396,8 +396,16 @@ def frame_from(file: str, line: int, block: list[str]) -> Frame:
     return Frame(file, line, column, end_line, end_column)
 
 
+INTERPRETER_FAILED = "The following operation failed in the TorchScript interpreter."
+
+
 def first_line(message: str, fallback: str) -> str:
-    return next((row.strip() for row in message.split("\n") if row.strip()), fallback)
+    """The first non-empty line; for the interpreter's generic run-time header, the last one
+    instead: the original Python exception (`RuntimeError: ...`, catalog.md F3)."""
+    rows = [row.strip() for row in message.split("\n") if row.strip()]
+    if not rows:
+        return fallback
+    return rows[-1] if rows[0] == INTERPRETER_FAILED else rows[0]
 
 
 EXPORT_CALL = re.compile(r"Could not export Python function call '([^']+)'")
