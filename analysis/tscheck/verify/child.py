@@ -59,6 +59,7 @@ LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_SYS_ADMIN = 21
 CAP_SYS_RESOURCE = 24
 
+CGROUP_PREFIX = "tscheck-verify-"  # + the pid of the process that made it (stale ones swept)
 DEFAULT_LIMITS: dict[str, int] = {
     "cpu_s": 60,
     "data_mb": 8192,
@@ -183,7 +184,7 @@ def sweep_cgroups(prefix: str) -> None:
         except OSError:
             continue
         for name in names:
-            pid = name[len(prefix) :]
+            pid = name[len(prefix) :].split("-")[0]  # <prefix><pid> or <prefix><pid>-<n>
             if name.startswith(prefix) and pid.isdigit() and not _alive(int(pid)):
                 remove_cgroup(os.path.join(base, name))
 
@@ -378,10 +379,12 @@ def _read_only_fs(tmpdir: str, limits: dict[str, int]) -> bool:
         _mount_setattr("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0)
         for path in writable:
             _mount_setattr(path, 0, 0, MOUNT_ATTR_RDONLY)
+        # The cwd still points into the mount below the new bind, now read-only: re-enter.
+        os.chdir(tmpdir)
     except OSError:
         return False
     root = os.statvfs("/").f_flag & os.ST_RDONLY
-    own = os.statvfs(tmpdir).f_flag & os.ST_RDONLY
+    own = os.statvfs(".").f_flag & os.ST_RDONLY
     return bool(root) and not own
 
 

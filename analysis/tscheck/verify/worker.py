@@ -37,7 +37,6 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_JOBS = 200  # recycle: _python_cu and the type store only grow (catalog.md F5)
 MAX_RESULT_BYTES = 32 * 1024 * 1024
 REAP_WAIT_S = 10.0
-CGROUP_PREFIX = "tscheck-verify-"
 FATAL_EXIT = 70  # the child's own machinery failed (not user code)
 PRELOAD_ENV = "TSCHECK_VERIFY_PRELOAD"
 
@@ -131,7 +130,7 @@ class Child:
         limits: dict[str, int],
         tmpdir: str,
         result_fd: int,
-        sandbox: types.ModuleType | None,
+        child_mod: types.ModuleType | None,
         job: types.ModuleType | None,
         cgroup: str | None,
     ) -> None:
@@ -139,14 +138,14 @@ class Child:
         self.limits = limits
         self.tmpdir = tmpdir
         self.result_fd = result_fd
-        self.sandbox = sandbox
+        self.child_mod = child_mod
         self.job = job
         self.cgroup = cgroup
 
     def main(self, zygote_pid: int, close_fds: list[int]) -> NoReturn:
         try:
-            if self.sandbox is not None:
-                self.sandbox.set_parent_death_signal()
+            if self.child_mod is not None:
+                self.child_mod.set_parent_death_signal()
             if os.getppid() != zygote_pid:
                 os._exit(FATAL_EXIT)  # the zygote died before we could ask to die with it
             os.setpgid(0, 0)  # the zygote kills this whole group on timeout
@@ -156,8 +155,8 @@ class Child:
                 os.close(fd)  # the protocol pipes: user code must neither read nor forge them
             self.redirect_output()
             layers: list[str] = []
-            if self.sandbox is not None:
-                layers = self.sandbox.apply(self.limits, self.tmpdir, self.cgroup)
+            if self.child_mod is not None:
+                layers = self.child_mod.apply(self.limits, self.tmpdir, self.cgroup)
             send_line(self.result_fd, {"kind": "layers", "layers": layers})
             if "pid_namespace" in layers:
                 self.run_init()
@@ -183,8 +182,8 @@ class Child:
         init = fork()
         if init == 0:
             try:
-                if self.sandbox is not None:
-                    self.sandbox.set_parent_death_signal()
+                if self.child_mod is not None:
+                    self.child_mod.set_parent_death_signal()
                 job = fork()
                 if job == 0:
                     self.run_job()
@@ -277,23 +276,26 @@ class Zygote:
     def __init__(
         self,
         proto: IO[bytes],
-        sandbox: types.ModuleType | None,
+        child_mod: types.ModuleType | None,
         job: types.ModuleType | None,
         max_jobs: int,
+        cgroup: str | None = None,
     ) -> None:
         self.proto = proto
-        self.sandbox = sandbox
+        self.child_mod = child_mod
         self.job = job
         self.max_jobs = max_jobs
         self.jobs = 0
-        self.cgroup: str | None = None
-        if sandbox is not None and os.geteuid() == 0:
-            sandbox.sweep_cgroups(CGROUP_PREFIX)
-            self.cgroup = sandbox.create_cgroup(f"{CGROUP_PREFIX}{os.getpid()}")
+        self.cgroup = cgroup  # made by the client (under bubblewrap /sys is read-only)
+        self.own_cgroup = False
+        if cgroup is None and child_mod is not None and os.geteuid() == 0:
+            child_mod.sweep_cgroups(child_mod.CGROUP_PREFIX)
+            self.cgroup = child_mod.create_cgroup(f"{child_mod.CGROUP_PREFIX}{os.getpid()}")
+            self.own_cgroup = self.cgroup is not None
 
     def close(self) -> None:
-        if self.cgroup is not None and self.sandbox is not None:
-            self.sandbox.remove_cgroup(self.cgroup)
+        if self.own_cgroup and self.cgroup is not None and self.child_mod is not None:
+            self.child_mod.remove_cgroup(self.cgroup)
             self.cgroup = None
 
     def send(self, payload: dict[str, Any]) -> None:
@@ -356,8 +358,8 @@ class Zygote:
     def run_child(
         self, request: dict[str, Any], limits: dict[str, int], timeout: float, tmpdir: str
     ) -> dict[str, Any]:
-        if self.cgroup is not None and self.sandbox is not None:
-            self.sandbox.set_cgroup_limit(self.cgroup, limits["nproc"])
+        if self.cgroup is not None and self.child_mod is not None:
+            self.child_mod.set_cgroup_limit(self.cgroup, limits["nproc"])
         read_fd, write_fd = os.pipe()
         flush_std()
         zygote_pid = os.getpid()
@@ -367,7 +369,7 @@ class Zygote:
             try:
                 os.close(read_fd)
                 child = Child(
-                    request, limits, tmpdir, write_fd, self.sandbox, self.job, self.cgroup
+                    request, limits, tmpdir, write_fd, self.child_mod, self.job, self.cgroup
                 )
                 child.main(zygote_pid, close_fds=[self.proto.fileno()])
             finally:
@@ -396,8 +398,8 @@ class Zygote:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-        if self.cgroup is not None and self.sandbox is not None:
-            self.sandbox.kill_cgroup(self.cgroup)  # processes that left the group (setsid)
+        if self.cgroup is not None and self.child_mod is not None:
+            self.child_mod.kill_cgroup(self.cgroup)  # processes that left the group (setsid)
 
     def collect(self, pid: int, read_fd: int, deadline: float) -> Collected:
         """Read the child's lines until it exits or the deadline passes. The child's exit,
@@ -589,6 +591,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--preload", default=os.environ.get(PRELOAD_ENV, ""))
     parser.add_argument("--max-jobs", type=int, default=DEFAULT_MAX_JOBS)
     parser.add_argument("--job", default=None, help="job.py to use (tests)")
+    parser.add_argument("--cgroup", default=None, help="a pids cgroup made for us")
     return parser.parse_args(argv)
 
 
@@ -608,9 +611,9 @@ def main(argv: list[str]) -> int:
         return 2
     names = [n.strip() for n in args.preload.split(",") if n.strip()]
     loaded, failed = preload(names)
-    sandbox = load_sibling("child")
+    child_mod = load_sibling("child")
     job = load_sibling("job", args.job)
-    zygote = Zygote(proto, sandbox, job, max(1, args.max_jobs))
+    zygote = Zygote(proto, child_mod, job, max(1, args.max_jobs), args.cgroup)
     hello.update(
         torch=str(torch.__version__),
         pid=os.getpid(),
