@@ -206,8 +206,8 @@ class Child:
             # sys.exit() in user code (job.run lets it through): an exit, like the process
             # would make without us; a fork made by user code just leaves.
             os._exit(0 if os.getpid() != me else exit_code(exc))
-        except MemoryError:
-            payload = {"kind": "result", "memory_error": "MemoryError"}
+        except MemoryError as exc:  # job.py lets it through (also torch's "can't allocate")
+            payload = {"kind": "result", "memory_error": f"MemoryError: {exc}".rstrip(": ")}
         except BaseException as exc:  # KeyboardInterrupt from user code too
             lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
             payload = {
@@ -530,7 +530,7 @@ def classify_result(
     limit; SystemExit caught by job.run is an exit."""
     memory = f"memory limit (RLIMIT_DATA {limits['data_mb']} MB)"
     if result.get("memory_error"):
-        return answer("crashed", f"{memory}: MemoryError")
+        return answer("crashed", f"{memory}: {result['memory_error']}")
     problem = result.get("import_error")
     if isinstance(problem, dict):
         kind, message = str(problem.get("type")), str(problem.get("message") or "")
