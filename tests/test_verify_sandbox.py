@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,22 +31,6 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the verifier forks and uses Linux namespaces"
 )
-
-# Until job.py exists: import the module the way job.run starts (sys.path, then import).
-FALLBACK_JOB = """\
-import importlib, sys
-
-def run(request):
-    sys.path[:0] = request.get("sys_path") or []
-    try:
-        importlib.import_module(request["module"])
-    except (SystemExit, MemoryError):
-        raise
-    except BaseException as exc:
-        problem = {"type": type(exc).__name__, "message": str(exc), "blocked": False}
-        return {"import_error": problem, "results": []}
-    return {"import_error": None, "results": []}
-"""
 
 MODULES = {
     "ok": "print('hello from ok')\n",
@@ -103,13 +88,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("verify_sandbox")
     for name, source in MODULES.items():
         (root / f"{name}.py").write_text(source)
-    (root / "fallback_job.py").write_text(FALLBACK_JOB)
     return root
-
-
-def job_args(project: Path) -> list[str]:
-    real = Path(sandbox.WORKER).with_name("job.py")
-    return [] if real.exists() else ["--job", str(project / "fallback_job.py")]
 
 
 # Both ways the zygote can run here: plainly, and inside bubblewrap where it works.
@@ -120,9 +99,7 @@ MODES = ["none", *(["bwrap"] if sandbox.bwrap() else [])]
 def zygote(project: Path, request: pytest.FixtureRequest) -> Iterator[Zygote]:
     os.environ[SECRET_VAR] = "s3cret"  # the zygote inherits it; no job may see it
     try:
-        started = Zygote(
-            sandbox_mode=request.param, binds=[str(project)], worker_args=job_args(project)
-        )
+        started = Zygote(sandbox_mode=request.param, binds=[str(project)])
         started.start()
     finally:
         del os.environ[SECRET_VAR]
@@ -339,7 +316,7 @@ def test_a_job_cannot_kill_the_zygote(zygote: Zygote, project: Path, layers: lis
 
 
 def test_recycles_after_max_jobs_without_bubblewrap(project: Path) -> None:
-    with Zygote(sandbox_mode="none", max_jobs=2, worker_args=job_args(project)) as plain:
+    with Zygote(sandbox_mode="none", max_jobs=2) as plain:
         assert plain.layers == []
         first = plain.pid
         for _ in range(3):
@@ -347,6 +324,20 @@ def test_recycles_after_max_jobs_without_bubblewrap(project: Path) -> None:
             assert response["status"] == "done", response
             assert "bubblewrap" not in response["layers"] and "rlimits" in response["layers"]
         assert plain.restarts == 1 and plain.pid != first
+
+
+@pytest.mark.skipif("bwrap" not in MODES, reason="bubblewrap is not available here")
+def test_code_in_a_new_tmp_folder_is_bound_into_bubblewrap(project: Path) -> None:
+    """--tmpfs /tmp hides the real /tmp: the client binds a request's folder and restarts."""
+    with tempfile.TemporaryDirectory(dir="/tmp") as folder:
+        (Path(folder) / "fresh.py").write_text("print('seen')\n")
+        with Zygote(sandbox_mode="bwrap") as jailed:
+            response = script(jailed, Path(folder), "fresh")
+            assert response["status"] == "done", response
+            assert response["import_error"] is None and response["stdout"] == "seen\n"
+            assert jailed.restarts == 1 and folder in jailed.binds
+            assert script(jailed, Path(folder), "fresh")["status"] == "done"
+            assert jailed.restarts == 1
 
 
 def test_worker_under_w_error_without_job_py(project: Path) -> None:
@@ -359,10 +350,13 @@ def test_worker_under_w_error_without_job_py(project: Path) -> None:
     ]
     stdin = "".join(json.dumps(r) + "\n" for r in requests) + "not json\n"
     argv = [sys.executable, "-I", "-W", "error", sandbox.WORKER, "--job", "/nonexistent/job.py"]
+    argv += ["--preload", "json,no_such_package_for_tscheck"]
     done = subprocess.run(argv, input=stdin.encode(), capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr.decode()
     hello, pong, missing, unknown, bad = (json.loads(line) for line in done.stdout.splitlines())
     assert hello["protocol"] == 1 and hello["job"] is None
+    assert hello["preloaded"] == ["json"]
+    assert "ModuleNotFoundError" in hello["preload_failed"]["no_such_package_for_tscheck"]
     assert pong == {"id": 1, "status": "pong"}
     assert missing["status"] == "error" and missing["detail"] == "job.py missing"
     assert unknown["status"] == "error" and bad["status"] == "error"
