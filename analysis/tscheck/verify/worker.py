@@ -184,8 +184,10 @@ class Child:
             try:
                 if self.child_mod is not None:
                     self.child_mod.set_parent_death_signal()
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a handler would let C signal B
                 job = fork()
                 if job == 0:
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
                     self.run_job()
                 _, status = os.waitpid(job, 0)
                 send_line(self.result_fd, {"kind": "status", **wait_status(status)})
@@ -325,8 +327,9 @@ class Zygote:
                 self.jobs += 1
                 try:
                     response = self.script(request)
-                except (TypeError, ValueError, AttributeError) as exc:  # a malformed request
-                    detail = f"bad request: {type(exc).__name__}: {exc}"
+                except (TypeError, ValueError, AttributeError, OSError) as exc:
+                    # A malformed request, or no fork/pipe/temp dir to be had right now.
+                    detail = f"cannot serve: {type(exc).__name__}: {exc}"
                     response = {"id": request.get("id"), "status": "error", "detail": detail}
                 self.send(response)
                 if self.jobs >= self.max_jobs:
