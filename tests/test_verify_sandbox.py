@@ -43,7 +43,7 @@ for _ in range(64):  # 4 GB at most, should the limit not hold
 raise RuntimeError("allocation was not limited")
 """,
     "segv": "import ctypes\nctypes.string_at(0)\n",
-    "exit3": "import sys\nsys.exit(3)\n",
+    "exit3": "import sys\nprint('leaving')\nsys.exit(3)\n",
     "exit4": "import os\nos._exit(4)\n",
     "loopback": """\
 import socket
@@ -228,6 +228,8 @@ def test_exits_report_their_code(checker: Zygote, project: Path, name: str, code
     response = script(checker, project, name)
     assert response["status"] == "exited", response
     assert response["detail"].startswith(f"exit code {code}")
+    if name == "exit3":
+        assert response["stdout"] == "leaving\n"  # flushed before the exit
 
 
 def network_layer(layers: list[str]) -> None:

@@ -207,7 +207,9 @@ class Child:
         except SystemExit as exc:
             # sys.exit() in user code (job.run lets it through): an exit, like the process
             # would make without us; a fork made by user code just leaves.
-            os._exit(0 if os.getpid() != me else exit_code(exc))
+            code = 0 if os.getpid() != me else exit_code(exc)
+            flush_std()  # what it printed before exiting belongs in the response's tail
+            os._exit(code)
         except MemoryError as exc:  # job.py lets it through (also torch's "can't allocate")
             payload = {"kind": "result", "memory_error": f"MemoryError: {exc}".rstrip(": ")}
         except BaseException as exc:  # KeyboardInterrupt from user code too
