@@ -525,6 +525,23 @@ class Count(nn.Module):
         return self.helper(x) + 1
 
 
+class Shared(nn.Module):
+    # One submodule under two names, a tied weight, a buffer the forward changes in place.
+
+    def __init__(self) -> None:
+        super().__init__()
+        block = nn.Linear(3, 3)
+        self.a = block
+        self.b = block
+        self.c = nn.Linear(3, 3)
+        self.c.weight = self.a.weight
+        self.register_buffer("calls", torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.c(self.b(self.a(x))) + self.calls
+
+
 class Raises(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[10]  # out of range
@@ -540,12 +557,15 @@ def test_examples_compare_eager_with_scripted(tmp_path: Path) -> None:
         "f": "(1,)",
         "Unannotated": "(torch.ones(2), 3)",
         "Count": "(torch.ones(3),)",
+        "Shared": "(torch.ones(2, 3),)",
         "Raises": "(torch.ones(2),)",
     }
     answer = verify(request_for(path, *examples, examples=examples))
-    good, no_grad, wrapped, f, unannotated, count, raises = answer["results"]
+    good, no_grad, wrapped, f, unannotated, count, shared, raises = answer["results"]
     assert good["verdict"] == "ok"
     assert good["compare"] == {"equal": True, "detail": "outputs match"}
+    # The scripted module runs with its own copy of the weights and buffers, as after a load.
+    assert shared["verdict"] == "ok", shared
     # Catalog rows 210/211: TorchScript silently drops these decorators.
     assert no_grad["verdict"] == "mismatch"
     assert "requires_grad: eager False, scripted True" in no_grad["compare"]["detail"]
@@ -788,3 +808,39 @@ def test_running_out_of_memory_escapes_as_memory_error(tmp_path: Path) -> None:
     proc = run_job(request_for(path, "Hungry", examples=examples))
     assert proc.returncode == 1
     assert "MemoryError: " in proc.stderr and "can't allocate memory" in proc.stderr
+
+
+def test_save_hook_reading_weights_still_saves(tmp_path: Path) -> None:
+    """Without examples the round trip first runs with the weights swapped for empty tensors
+    (fast); a __getstate__ that reads them fails that way, and must not become a save_error."""
+    path = write(
+        tmp_path,
+        "stateful.py",
+        """
+        import torch
+        import torch.nn as nn
+        from typing import Tuple
+
+
+        class Stateful(nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.w = nn.Parameter(torch.ones(3))
+
+            @torch.jit.export
+            def __getstate__(self) -> Tuple[torch.Tensor, float, bool]:
+                return (self.w, float(self.w[2]), self.training)
+
+            @torch.jit.export
+            def __setstate__(self, state: Tuple[torch.Tensor, float, bool]) -> None:
+                self.w = state[0]
+                self.training = state[2]
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x * self.w
+        """,
+    )
+    assert only(verify(request_for(path, "Stateful")))["verdict"] == "ok"
+    examples = {"Stateful": "(torch.ones(3),)"}
+    with_examples = only(verify(request_for(path, "Stateful", examples=examples)))
+    assert with_examples["verdict"] == "ok" and with_examples["compare"]["equal"]
