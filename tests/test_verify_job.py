@@ -844,3 +844,11 @@ def test_save_hook_reading_weights_still_saves(tmp_path: Path) -> None:
     examples = {"Stateful": "(torch.ones(3),)"}
     with_examples = only(verify(request_for(path, "Stateful", examples=examples)))
     assert with_examples["verdict"] == "ok" and with_examples["compare"]["equal"]
+
+
+def test_a_user_file_named_like_a_loaded_stdlib_module(tmp_path: Path) -> None:
+    """A user `inspect.py` must not replace the real inspect in sys.modules (TorchScript calls
+    it for every source it reads): it is loaded under a private name instead."""
+    path = write(tmp_path, "inspect.py", CLEAN)
+    answer = verify(request_for(path, "Net", "double"))
+    assert [r["verdict"] for r in answer["results"]] == ["ok", "ok"], answer

@@ -214,6 +214,8 @@ def load_module(file: str, name: str, text: str) -> ModuleType:
     linecache.cache[file] = (len(text), None, source_lines(text), file)
     parent_name, _, child_name = name.rpartition(".")
     parent = importlib.import_module(parent_name) if parent_name else None
+    if parent is None:
+        name = unshadowed(name, file)
     is_package = os.path.basename(file) == "__init__.py"
     spec = importlib.util.spec_from_file_location(
         name,
@@ -247,6 +249,18 @@ def out_of_memory(exc: Exception) -> None:
     lines = [line.strip() for line in str(exc).split("\n") if "can't allocate memory" in line]
     if lines:
         raise MemoryError(lines[0]) from exc
+
+
+def unshadowed(name: str, file: str) -> str:
+    """A top-level user file named like a module already imported here (`inspect.py`,
+    `copy.py`) must not replace it in sys.modules: torch would then find the user's module
+    where it expects the standard library (a user `inspect.py` broke every compile). A
+    normal run would not shadow it either: the imported module wins. Top-level modules have
+    no relative imports, so another name costs nothing. The same file preloaded is replaced."""
+    taken = sys.modules.get(name)
+    if taken is None or same_file(getattr(taken, "__file__", None), file):
+        return name
+    return f"_tscheck_user_{name}"
 
 
 def is_blocked(exc: BaseException) -> bool:
