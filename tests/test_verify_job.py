@@ -331,6 +331,18 @@ class Attention(nn.Module):
         return self.attn(x, x, x)[0]
 
 
+class Options(nn.Module):
+    def __init__(
+        self, hidden: int, norm: Literal["batch", "layer"], extra: int | None, sizes: Sequence[int]
+    ) -> None:
+        super().__init__()
+        assert norm == "batch" and extra is None and list(sizes) == [hidden, hidden]
+        self.fc = nn.Linear(hidden, sizes[0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x)
+
+
 class Unbuildable(nn.Module):
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
@@ -338,7 +350,7 @@ class Unbuildable(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone(x)
-""".replace("import torch\n", "import torch\nfrom typing import Tuple\n", 1)
+""".replace("import torch\n", "import torch\nfrom typing import Literal, Sequence, Tuple\n", 1)
 
 
 def test_factory_expression_is_used(tmp_path: Path) -> None:
@@ -369,12 +381,15 @@ def test_builder_functions_in_the_module(tmp_path: Path) -> None:
 
 def test_arguments_synthesised_from_the_signature(tmp_path: Path) -> None:
     path = write(tmp_path, "builds.py", BUILDS)
-    synth, attention, needs3 = verify(request_for(path, "Synth", "Attention", "Needs3"))["results"]
+    answer = verify(request_for(path, "Synth", "Attention", "Options", "Needs3"))
+    synth, attention, options, needs3 = answer["results"]
     assert (synth["verdict"], synth["built_with"]) == ("ok", "Synth(in_channels=16)")
     assert attention["verdict"] == "ok"
     assert attention["built_with"] == (
         "Attention(embed_dim=16, num_heads=2, dropout=0.0, kernel_size=(3, 3))"
     )
+    assert options["verdict"] == "ok", options["reason"]
+    assert options["built_with"] == "Options(hidden=16, norm='batch', extra=None, sizes=[16, 16])"
     # Every way was tried and each failure is in the reason; never "ok".
     assert needs3["verdict"] == "unverified" and needs3["error"] is None
     assert "Needs3() needs width" in needs3["reason"]

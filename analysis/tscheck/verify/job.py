@@ -12,6 +12,7 @@ caches and edits are never seen by a warm one (catalog.md F5).
 from __future__ import annotations
 
 import ast
+import collections.abc
 import errno
 import importlib
 import importlib.util
@@ -24,10 +25,10 @@ import re
 import socket
 import sys
 import traceback
+import types
 import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from types import ModuleType
 from typing import Any, NamedTuple
 
 with warnings.catch_warnings():
@@ -102,8 +103,9 @@ class SourceIndex:
                 )
                 nested = "." if isinstance(child, ast.ClassDef) else ".<locals>."
                 self._collect(child, qualname + nested)
-            else:
-                # Definitions under if/try/with blocks keep their enclosing prefix.
+            elif not isinstance(child, ast.expr):
+                # Statements under if/try/with keep their enclosing prefix; expressions hold no
+                # defs (skipping them keeps a large file's walk short).
                 self._collect(child, prefix)
 
     def code_points(self, line: int, byte_column: int) -> int:
@@ -206,7 +208,7 @@ def read_source(file: str, text: str | None) -> str:
         return importlib.util.decode_source(handle.read())
 
 
-def load_module(file: str, name: str, text: str) -> ModuleType:
+def load_module(file: str, name: str, text: str) -> types.ModuleType:
     """Execute `text` as module `name` (file `file`), parents imported first so that relative
     imports resolve. The text goes into linecache under the real path, so every
     `inspect.getsource` TorchScript makes sees exactly what was executed."""
@@ -316,7 +318,7 @@ def resolve(namespace: Any, dotted: str) -> Any:
 # Peeling: mark functions @torch.jit.ignore before scripting.
 
 
-def mark_ignored(module: ModuleType, qualname: str) -> str | None:
+def mark_ignored(module: types.ModuleType, qualname: str) -> str | None:
     """Mark `qualname` ignored; returns why it could not be, or None."""
     owner_path, _, attribute = qualname.rpartition(".")
     try:
@@ -435,7 +437,7 @@ class Context:
 
     def __init__(
         self,
-        module: ModuleType,
+        module: types.ModuleType,
         file: str,
         text: str,
         device: str,
@@ -594,7 +596,13 @@ def verify_root(context: Context, root: Mapping[str, Any] | str) -> JsonDict:
         # "always" first in the filter list: torch.jit.script's DeprecationWarning is recorded,
         # never raised, even under -W error (F6).
         warnings.simplefilter("always")
-        check_root(context, spec, result)
+        try:
+            check_root(context, spec, result)
+        except Exception as exc:
+            # User code's exceptions are caught where they happen; this is a bug of ours. The
+            # other roots still get their results, and this one is never reported as clean.
+            out_of_memory(exc)
+            result.update(verdict="unverified", reason=f"tscheck failed: {brief(exc)}")
     notes = [{"category": "tscheck", "message": p} for p in context.problems]
     recorded = context.import_warnings + summarize(caught)
     result["warnings"] = notes + [{k: v for k, v in w.items() if k != "file"} for w in recorded]
@@ -903,6 +911,9 @@ def value_for_name(name: str) -> Any:
     return None
 
 
+UNIONS = (typing.Union, types.UnionType)
+
+
 def synthesise(name: str, annotation: Any) -> tuple[bool, Any]:
     """(True, value) for a required __init__ parameter, or (False, why not)."""
     if isinstance(annotation, str):
@@ -912,9 +923,11 @@ def synthesise(name: str, annotation: Any) -> tuple[bool, Any]:
         if annotation is None:
             return True, None
     origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
-    if (origin is typing.Union and type(None) in arguments) or annotation is type(None):
-        return True, None
-    if origin in (tuple, list):
+    if annotation is type(None) or (origin in UNIONS and type(None) in arguments):
+        return True, None  # Optional[X] and X | None: the module must cope with None
+    if origin is typing.Literal:
+        return True, arguments[0]
+    if origin in (tuple, list, collections.abc.Sequence):
         element = arguments[0] if arguments else int
         ok, value = synthesise(name, element)
         if not ok:
