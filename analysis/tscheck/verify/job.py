@@ -957,8 +957,14 @@ def compare_outputs(
     """Same inputs (same seed before building them and before each call: forwards may draw
     random numbers), both in eval mode (dropout), on the requested device."""
     if isinstance(eager, torch.nn.Module):
-        eager = eager.to(context.device) if context.device != "cpu" else eager
         eager.eval()
+        if context.device != "cpu":
+            try:
+                eager = eager.to(context.device)
+            except Exception as exc:
+                out_of_memory(exc)
+                result.update(verdict="run_error", error=context.describe(exc, "device"))
+                return
     if isinstance(scripted, torch.nn.Module):
         scripted.eval()
     outputs = []
@@ -1057,7 +1063,7 @@ TOLERANCES = {
 
 
 def value_difference(eager: torch.Tensor, scripted: torch.Tensor, path: str) -> str | None:
-    """Same shape and dtype: compare values (NaN equals NaN) and describe the worst element."""
+    """Same shape and dtype: compare values (NaN equals NaN); describe the first mismatch."""
     if eager.dtype in TOLERANCES:
         rtol, atol = TOLERANCES[eager.dtype]
         close = torch.isclose(scripted, eager, rtol=rtol, atol=atol, equal_nan=True)
