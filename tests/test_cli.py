@@ -206,6 +206,7 @@ def test_json_has_every_field(project: Path, capsys: pytest.CaptureFixture[str])
         "chain_text",
         "related",
         "url",
+        "verification",
     }
 
 
