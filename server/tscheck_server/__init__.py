@@ -1,0 +1,3 @@
+"""tscheck's language server (`tscheck-lsp`, `python -m tscheck_server`)."""
+
+__version__ = "0.1.0"
