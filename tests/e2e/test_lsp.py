@@ -254,3 +254,40 @@ async def test_syntax_error_while_typing_and_rapid_edits(client: LanguageClient,
     diagnostics = list(params.diagnostics)
     assert [d.code for d in diagnostics] == ["TS101"]
     assert not [m for m in client.log_messages if m.type == types.MessageType.Error]
+
+
+async def test_bad_pyproject_is_logged_and_defaults_apply(client: LanguageClient, workspace: Path):
+    (workspace / "pyproject.toml").write_text("[tool.tscheck\n", encoding="utf-8")
+    _, diagnostics = await open_doc(client, workspace, MODEL)
+    assert [d.code for d in diagnostics] == ["TS101"]
+    warnings = [m.message for m in client.log_messages if m.type == types.MessageType.Warning]
+    assert any("invalid TOML" in m for m in warnings), warnings
+
+
+def test_crash_in_analysis_is_logged_not_raised():
+    """In process: an exception inside the analysis becomes a window/logMessage error, and the
+    document simply gets no new diagnostics."""
+    import asyncio
+
+    from tscheck_server.server import DocumentState, create_server
+
+    server = create_server()
+    params = types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri="file:///tmp")
+    for _ in server.protocol.lsp_initialize(params):
+        pass
+    uri = "file:///tmp/crash.py"
+    server.workspace.put_text_document(
+        types.TextDocumentItem(uri=uri, language_id="python", version=1, text="x = 1\n")
+    )
+    server.documents[uri] = DocumentState()
+    messages: list[types.LogMessageParams] = []
+
+    def boom(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    server.window_log_message = messages.append  # type: ignore[method-assign]
+    server.analyze = boom  # type: ignore[method-assign,assignment]
+    assert asyncio.run(server.current_analysis(uri)) is None
+    (message,) = messages
+    assert message.type == types.MessageType.Error
+    assert "RuntimeError: boom" in message.message
