@@ -38,6 +38,8 @@ class Analysis:
     lines: list[str]
     result: Result
     diagnostics: list[types.Diagnostic]
+    # Logged by the event loop (the transport is not thread safe): config problems, rule crashes.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -76,10 +78,11 @@ class TscheckLanguageServer(LanguageServer):
         """Runs in a worker thread: config lookup and the engine, on a text snapshot."""
         path = convert.uri_to_path(uri)
         folder = Path(path).parent
+        warnings: list[str] = []
         try:
             config = tsconfig.load(folder) if folder.is_dir() else tsconfig.Config()
         except tsconfig.ConfigError as exc:
-            self.log(f"tscheck: {exc}; using the default configuration", types.MessageType.Warning)
+            warnings.append(f"{exc}; using the default configuration")
             config = tsconfig.Config(root=str(folder))
         if not config.source and self.workspace.root_path:
             config = dataclasses.replace(config, root=self.workspace.root_path)
@@ -87,7 +90,8 @@ class TscheckLanguageServer(LanguageServer):
         result = check_source(path, text, config, module)
         lines = convert.split_lines(text)
         diagnostics = [convert.to_lsp(d, lines, uri, self.urls) for d in result.diagnostics]
-        return Analysis(version, text, lines, result, diagnostics)
+        warnings.extend(result.internal_errors)
+        return Analysis(version, text, lines, result, diagnostics, tuple(warnings))
 
     def schedule(self, uri: str, delay: float) -> None:
         state = self.documents.setdefault(uri, DocumentState())
@@ -138,8 +142,8 @@ class TscheckLanguageServer(LanguageServer):
                 types.MessageType.Error,
             )
             return None
-        for error in analysis.result.internal_errors:
-            self.log(f"tscheck: {error}", types.MessageType.Warning)
+        for warning in analysis.warnings:
+            self.log(f"tscheck: {warning}", types.MessageType.Warning)
         if not self._is_current(uri, generation, version):
             return None  # stale: a newer edit (or a close) superseded it
         state.last = analysis
@@ -154,6 +158,17 @@ class TscheckLanguageServer(LanguageServer):
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
         )
+
+    def with_data(self, uri: str, sent: types.Diagnostic) -> types.Diagnostic:
+        """`sent` as published, with its fixes: a client that drops `data` gets them back from
+        the last analysis (same code and range), without analysing again."""
+        if sent.data is not None:
+            return sent
+        state = self.documents.get(uri)
+        for published in state.last.diagnostics if state and state.last else ():
+            if published.code == sent.code and published.range == sent.range:
+                return published
+        return sent
 
     # -- hover -----------------------------------------------------------------------------
 
@@ -241,11 +256,12 @@ def create_server() -> TscheckLanguageServer:
         fixes: list[types.CodeAction] = []
         ignores: list[types.CodeAction] = []
         ignored: set[tuple[int, str]] = set()
-        for diagnostic in params.context.diagnostics:
-            if diagnostic.source != convert.SOURCE:
+        for sent in params.context.diagnostics:
+            if sent.source != convert.SOURCE:
                 continue
-            if not convert.overlaps(diagnostic.range, params.range):
+            if not convert.overlaps(sent.range, params.range):
                 continue
+            diagnostic = ls.with_data(uri, sent)
             fixes.extend(convert.fix_actions(diagnostic, uri))
             key = (diagnostic.range.start.line, str(diagnostic.code))
             if key not in ignored:

@@ -180,6 +180,10 @@ async def test_floordiv_fix_and_ignore_actions(client: LanguageClient, workspace
     ignored = apply(FLOOR, ignore.edit.changes[uri])
     assert ignored == FLOOR.replace("n //= 2", "n //= 2  # tscheck: ignore[TS120]")
 
+    # A client that drops `data` still gets the fix (from the server's last analysis).
+    bare = types.Diagnostic(range=d.range, message=d.message, code=d.code, source=d.source)
+    assert [a.title for a in await actions_at(client, uri, bare)] == titles
+
     # The suppressed text, sent as an edit, has no diagnostics left.
     (insert,) = ignore.edit.changes[uri]
     change(client, uri, 2, insert.range, insert.new_text)
@@ -291,3 +295,25 @@ def test_crash_in_analysis_is_logged_not_raised():
     (message,) = messages
     assert message.type == types.MessageType.Error
     assert "RuntimeError: boom" in message.message
+
+
+def test_convert_columns_and_ignore_comment_merging():
+    from tscheck_server import convert
+
+    line = 'x = "\U0001f600é"; y'
+    assert convert.to_utf16(line, 6) == 7  # the emoji is two UTF-16 units
+    assert convert.from_utf16(line, 7) == 6
+    assert convert.from_utf16(line, convert.to_utf16(line, len(line))) == len(line)
+
+    lines = ["    n //= 2  # tscheck: ignore[TS101]", "    m //= 2  # tscheck: ignore[TS120]"]
+    diagnostic = types.Diagnostic(
+        range=rng(0, 4, 0, 11), message="", code="TS120", source="tscheck"
+    )
+    action = convert.ignore_action(diagnostic, "file:///m.py", lines)
+    assert action is not None and action.edit is not None and action.edit.changes is not None
+    (edit,) = action.edit.changes["file:///m.py"]
+    assert edit.new_text == ", TS120"
+    assert edit.range.start == edit.range.end == types.Position(line=0, character=36)
+    # Already ignored on that line: no action.
+    diagnostic.range = rng(1, 4, 1, 11)
+    assert convert.ignore_action(diagnostic, "file:///m.py", lines) is None
