@@ -15,6 +15,7 @@ from lsprotocol import types
 from tscheck.model import ChainLink, Diagnostic, Fix, Range, Severity
 
 SOURCE = "tscheck"
+FIX_ALL = "source.fixAll.tscheck"
 IGNORE_COMMENT = re.compile(r"#\s*tscheck:\s*ignore\[(?P<codes>[^\]]*)\]", re.IGNORECASE)
 
 _SEVERITY = {
@@ -209,3 +210,47 @@ def describe_chain(chain: Iterable[ChainLink], here: str) -> list[str]:
         where = f"line {link.line}" if link.path == here else f"{link.path}:{link.line}"
         out.append(f"{number}. {link.text} ({where})")
     return out
+
+
+def wanted(kind: str, only: Sequence[str] | None) -> bool:
+    """Whether a code action of `kind` answers a request limited to `only` (LSP: a kind
+    matches when a requested kind is a dot-separated prefix of it)."""
+    if not only:
+        return True
+    return any(kind == k or kind.startswith(k + ".") for k in only)
+
+
+def _strictly_overlap(a: types.Range, b: types.Range) -> bool:
+    a_start, a_end = (a.start.line, a.start.character), (a.end.line, a.end.character)
+    b_start, b_end = (b.start.line, b.start.character), (b.end.line, b.end.character)
+    if a_start == b_start:
+        return True  # two edits at one place: their order would matter
+    return a_start < b_end and b_start < a_end
+
+
+def fix_all_action(diagnostics: Iterable[types.Diagnostic], uri: str) -> types.CodeAction | None:
+    """`source.fixAll.tscheck`: the first safe fix of every diagnostic, skipping a fix whose
+    edits overlap one already taken (a second run picks it up)."""
+    taken: list[types.TextEdit] = []
+    for diagnostic in diagnostics:
+        data = diagnostic.data if isinstance(diagnostic.data, Mapping) else {}
+        safe = [f for f in data.get("fixes") or [] if f.get("safe", True)]
+        if not safe:
+            continue
+        try:
+            edits = [
+                types.TextEdit(range=_range_from_json(e["range"]), new_text=str(e["newText"]))
+                for e in safe[0]["edits"]
+            ]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if any(_strictly_overlap(e.range, t.range) for e in edits for t in taken):
+            continue
+        taken.extend(edits)
+    if not taken:
+        return None
+    return types.CodeAction(
+        title="tscheck: fix all safely fixable problems",
+        kind=FIX_ALL,
+        edit=types.WorkspaceEdit(changes={uri: taken}),
+    )

@@ -245,30 +245,40 @@ def create_server() -> TscheckLanguageServer:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, convert.FIX_ALL]),
     )
-    def code_action(
+    async def code_action(
         ls: TscheckLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction]:
         uri = params.text_document.uri
         document = ls.workspace.get_text_document(uri)
         lines = convert.split_lines(document.source)
+        only = params.context.only
         fixes: list[types.CodeAction] = []
         ignores: list[types.CodeAction] = []
         ignored: set[tuple[int, str]] = set()
-        for sent in params.context.diagnostics:
-            if sent.source != convert.SOURCE:
-                continue
-            if not convert.overlaps(sent.range, params.range):
-                continue
-            diagnostic = ls.with_data(uri, sent)
-            fixes.extend(convert.fix_actions(diagnostic, uri))
-            key = (diagnostic.range.start.line, str(diagnostic.code))
-            if key not in ignored:
-                ignored.add(key)
-                action = convert.ignore_action(diagnostic, uri, lines)
-                if action is not None:
-                    ignores.append(action)
+        if convert.wanted(types.CodeActionKind.QuickFix, only):
+            for sent in params.context.diagnostics:
+                if sent.source != convert.SOURCE:
+                    continue
+                if not convert.overlaps(sent.range, params.range):
+                    continue
+                diagnostic = ls.with_data(uri, sent)
+                fixes.extend(convert.fix_actions(diagnostic, uri))
+                key = (diagnostic.range.start.line, str(diagnostic.code))
+                if key not in ignored:
+                    ignored.add(key)
+                    action = convert.ignore_action(diagnostic, uri, lines)
+                    if action is not None:
+                        ignores.append(action)
+        if only and convert.wanted(convert.FIX_ALL, only):
+            if uri in ls.workspace.text_documents:
+                ls.documents.setdefault(uri, DocumentState())
+            analysis = await ls.current_analysis(uri)
+            if analysis is not None:
+                fix_all = convert.fix_all_action(analysis.diagnostics, uri)
+                if fix_all is not None:
+                    fixes.append(fix_all)
         return [*fixes, *ignores]
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)

@@ -317,3 +317,23 @@ def test_convert_columns_and_ignore_comment_merging():
     # Already ignored on that line: no action.
     diagnostic.range = rng(1, 4, 1, 11)
     assert convert.ignore_action(diagnostic, "file:///m.py", lines) is None
+
+
+async def test_fix_all_applies_every_safe_fix(client: LanguageClient, workspace: Path):
+    text = FLOOR.replace("        n //= 2\n", "        n //= 2\n        n //= 3\n")
+    uri, diagnostics = await open_doc(client, workspace, text)
+    assert [d.code for d in diagnostics] == ["TS120", "TS120"]
+    result = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=rng(0, 0, 0, 0),
+            context=types.CodeActionContext(diagnostics=[], only=["source.fixAll"]),
+        )
+    )
+    assert result is not None
+    (action,) = result
+    assert isinstance(action, types.CodeAction)
+    assert action.kind == "source.fixAll.tscheck"
+    assert action.edit is not None and action.edit.changes is not None
+    fixed = apply(text, action.edit.changes[uri])
+    assert fixed == text.replace("n //= 2", "n = n // 2").replace("n //= 3", "n = n // 3")
