@@ -76,6 +76,16 @@ def children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
                     yield child
 
 
+def is_docstring(statement: cst.CSTNode) -> bool:
+    """A statement that is only a string literal (a docstring where it stands first)."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    )
+
+
 def preorder(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
     """Every node below `node` in source order, not entering nested defs, classes, lambdas."""
     stack = list(children(node))

@@ -124,6 +124,11 @@ class ParsedBlocks:
             return self._lines[line - 1].rstrip("\r\n")
         return ""
 
+    def indent_of(self, line: int) -> str:
+        """The leading whitespace of a 1-based line."""
+        text = self.line(line)
+        return text[: len(text) - len(text.lstrip())]
+
     def all_modules(self) -> list[tuple[cst.Module, int]]:
         """Every block parsed, with its first line (the whole file's cost: use sparingly)."""
         out: list[tuple[cst.Module, int]] = []
@@ -180,8 +185,7 @@ class ParsedBlocks:
         key = id(fn)
         table = self._positions.get(key)
         if table is None:
-            text = self.line(def_line)
-            indent = text[: len(text) - len(text.lstrip())]
+            indent = self.indent_of(def_line)
             table = Positions(fn, module, indent=indent, anchor=fn.name, anchor_line=def_line)
             self._positions[key] = table
         found = table.get(node)

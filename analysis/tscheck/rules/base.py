@@ -108,6 +108,9 @@ class _Reporter:
     def line_text(self, line: int) -> str:
         return self.blocks.line(line)
 
+    def indent_of(self, line: int) -> str:
+        return self.blocks.indent_of(line)
+
     def report(
         self,
         node: cst.CSTNode,

@@ -472,11 +472,6 @@ def _expr(src: _Source | None) -> cst.BaseExpression | None:
     return src.node if src is not None and isinstance(src.node, cst.BaseExpression) else None
 
 
-def _indent_of(ctx: FunctionContext, line: int) -> str:
-    text = ctx.line_text(line)
-    return text[: len(text) - len(text.lstrip())]
-
-
 # -- literal shapes --------------------------------------------------------------------------
 
 
@@ -819,7 +814,7 @@ def _constant_fixes(
         return ()
     # No class lists __constants__: declare it right above the attribute, in the same class.
     start = _range(ctx, src, src.node).start
-    indent = _indent_of(ctx, start.line)
+    indent = ctx.indent_of(start.line)
     edit = TextEdit(Range.of(start.line, 0, start.line, 0), f'{indent}__constants__ = ["{name}"]\n')
     return (Fix(f'Declare `__constants__ = ["{name}"]`', (edit,), safe=safe),)
 
@@ -2924,21 +2919,12 @@ def _annotation_fix(
     if not body:
         return ()
     first = body[0]
-    if _is_docstring(first) and len(body) > 1:
+    if cstwalk.is_docstring(first) and len(body) > 1:
         first = body[1]
     line = _range(ctx, class_src, first).start.line
-    indent = _indent_of(ctx, line)
+    indent = ctx.indent_of(line)
     edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}{name}: {annotation}\n")
     return (Fix(f"Annotate `{name}: {annotation}` in the class body", (edit,)),)
-
-
-def _is_docstring(stmt: cst.CSTNode) -> bool:
-    return (
-        isinstance(stmt, cst.SimpleStatementLine)
-        and len(stmt.body) == 1
-        and isinstance(stmt.body[0], cst.Expr)
-        and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 class AttributeTypeChangeRule(Rule):
@@ -3622,12 +3608,12 @@ def _super_init_fix(ctx: FunctionContext, summary: FileSummary, cls: ClassInfo) 
     if not isinstance(node.body, cst.IndentedBlock):
         return ()
     body = list(node.body.body)
-    if _is_docstring(body[0]):
+    if cstwalk.is_docstring(body[0]):
         if len(body) == 1:
             return ()
         body = body[1:]
     line = _range(ctx, method, body[0]).start.line
-    indent = _indent_of(ctx, line)
+    indent = ctx.indent_of(line)
     edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}super().__init__()\n")
     return (Fix("Call super().__init__() first", (edit,)),)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tscheck import cstwalk
 from tscheck.index import JIT_SCRIPT, ClassInfo, FileSummary, FunctionInfo, JitSite
 from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
 from tscheck.reach import IGNORED, Compiled, Project, compiled_set
@@ -257,11 +258,6 @@ def _torch_jit(summary: FileSummary, member: str) -> str:
     return ""
 
 
-def _indent_of(ctx: _Ctx, line: int) -> str:
-    text = ctx.line_text(line)
-    return text[: len(text) - len(text.lstrip())]
-
-
 def _link(text: str, summary: FileSummary, info: FunctionInfo) -> ChainLink:
     return ChainLink(text, summary.path, info.line, info.qualname)
 
@@ -496,7 +492,7 @@ y = sm.helper(torch.ones(1))
         export = _torch_jit(ctx.summary, "export")
         if summary.path != ctx.summary.path or not export:
             return ()
-        indent = _indent_of(ctx, method.line)
+        indent = ctx.indent_of(method.line)
         line = method.first_line
         edit = TextEdit(Range.of(line, 0, line, 0), f"{indent}@{export}\n")
         return (Fix(f"Mark `{method.qualname}` with @{export}", (edit,)),)
@@ -1581,13 +1577,13 @@ def _with_block_fix(ctx: FunctionContext, decorator: cst.Decorator, manager: str
     if where.end.line != line or ctx.line_text(line).strip() != ctx.code_for(decorator).strip():
         return None  # a decorator sharing its line with something else
     statements = list(body.body)
-    if statements and _is_docstring(statements[0]):
+    if statements and cstwalk.is_docstring(statements[0]):
         statements = statements[1:]
     if not statements:
         return None
     first = ctx.range(statements[0]).start.line
     def_indent = ctx.line_text(ctx.range(node).start.line)[: ctx.range(node).start.column]
-    body_indent = _indent_of(ctx, first)
+    body_indent = ctx.indent_of(first)
     unit = body_indent[len(def_indent) :]
     if not body_indent.startswith(def_indent) or not unit or len(set(unit)) != 1:
         return None
@@ -1600,15 +1596,6 @@ def _with_block_fix(ctx: FunctionContext, decorator: cst.Decorator, manager: str
         if number not in protected and ctx.line_text(number).strip():
             edits.append(TextEdit(Range.of(number, 0, number, 0), unit))
     return Fix(f"Replace `@{ctx.code_for(decorator.decorator)}` with a `with` block", tuple(edits))
-
-
-def _is_docstring(statement: cst.BaseStatement) -> bool:
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
 
 
 def _string_continuation_lines(
