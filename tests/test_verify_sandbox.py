@@ -138,8 +138,10 @@ def script(
 
 
 def descendants(pid: int) -> set[int]:
-    """Every live process below `pid` (the zygote's jobs and anything they left behind)."""
+    """Every live process below `pid` (the zygote's jobs and anything they left behind), less
+    the child the zygote forks ahead for the next job (named tscheck-idle until it gets one)."""
     parents: dict[int, int] = {}
+    idle: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -151,12 +153,25 @@ def descendants(pid: int) -> set[int]:
         fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z":
             parents[int(entry)] = int(fields[1])
+        if stat[stat.index("(") + 1 : stat.rindex(")")] == "tscheck-idle":
+            idle.add(int(entry))
     found: set[int] = set()
     frontier = {pid}
     while frontier:
         frontier = {p for p, parent in parents.items() if parent in frontier} - found
         found |= frontier
-    return found
+    return found - idle
+
+
+def settle(zygote: Zygote) -> None:
+    """Wait until the zygote has done its idle work and forked the next job's child."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = zygote.request({"op": "ping"}, 10)
+        if state.get("ahead") and not state.get("idle_pending"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the zygote did not settle: {state}")
 
 
 @pytest.fixture
@@ -164,10 +179,12 @@ def checker(zygote: Zygote, layers: list[str]) -> Iterator[Zygote]:
     """The zygote, checked after the test: same process, answers a ping, nothing left over."""
     pid = zygote.pid
     assert pid is not None
+    settle(zygote)
     before = descendants(pid)
     yield zygote
     assert zygote.ping(), "the zygote stopped answering"
     assert zygote.pid == pid and zygote.restarts == 0, "the zygote was restarted"
+    settle(zygote)
     deadline = time.monotonic() + 3
     while descendants(pid) != before and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -359,7 +376,8 @@ def test_worker_under_w_error_without_job_py(project: Path) -> None:
     assert hello["protocol"] == 1 and hello["job"] is None
     assert hello["preloaded"] == ["json"]
     assert "ModuleNotFoundError" in hello["preload_failed"]["no_such_package_for_tscheck"]
-    assert pong == {"id": 1, "status": "pong"}
+    assert pong["id"] == 1 and pong["status"] == "pong"
+    assert pong["warmed"] == [] and pong["learned"] == []  # no job.py: nothing to warm
     assert missing["status"] == "error" and missing["detail"] == "job.py missing"
     assert unknown["status"] == "error" and bad["status"] == "error"
 

@@ -50,6 +50,7 @@ AT_RECURSIVE = 0x8000
 MOUNT_ATTR_RDONLY = 0x1
 SYS_MOUNT_SETATTR = 442  # same number on every architecture (added after the tables merged)
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
@@ -122,6 +123,12 @@ def _check(result: int, what: str) -> None:
 
 def _prctl(option: int, arg: int = 0) -> int:
     return int(_libc.prctl(option, ctypes.c_ulong(arg), 0, 0, 0))
+
+
+def set_name(name: str) -> None:
+    """The process name `ps` shows (15 bytes at most): tscheck-idle for a child forked ahead
+    and waiting for its request, tscheck-job once it runs one."""
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:

@@ -73,6 +73,9 @@ class Zygote:
         self.layers: list[str] = []  # outer layers of the running zygote
         self.restarts = 0  # zygotes started after the first (deaths, recycles, new binds)
         self.bwrap_error = ""  # why "auto" fell back to running without bubblewrap
+        # The zygote imports what jobs imported from installed packages (PROTOCOL.md); after
+        # it died or stopped answering, its successors do not, in case that import was why.
+        self.learn = True
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._buffer = bytearray()
@@ -124,7 +127,12 @@ class Zygote:
         try:
             cgroup = self._pids_cgroup() if mode != "none" else None
             argv, self.layers = sandbox.launch(
-                self.python, self.preload, mode, self.binds, self.worker_args, cgroup
+                self.python,
+                self.preload,
+                mode,
+                self.binds,
+                self.worker_args + ([] if self.learn else ["--no-learn"]),
+                cgroup,
             )
         except OSError as exc:
             raise VerifierUnavailable(f"cannot sandbox the verifier: {exc}") from exc
@@ -258,17 +266,31 @@ class Zygote:
                 response = self._receive(msg["id"], time.monotonic() + wait)
             except _Died:
                 tail = self._stderr_tail()
+                self.learn = self.learn and self._recycled(tail)
                 self._stop()
                 if attempt == 0:
                     continue
                 detail = f"the verifier died twice while serving this request{tail}"
                 return self._error(msg, detail)
             except TimeoutError:
+                self.learn = False
                 self._stop()  # a zygote that stopped answering is replaced by the next request
                 return self._error(msg, f"no answer from the verifier within {wait:g} s")
             response["layers"] = list(dict.fromkeys([*self.layers, *response.get("layers", [])]))
             return response
         raise AssertionError("unreachable")
+
+    def _recycled(self, tail: str) -> bool:
+        """Whether the zygote ended on purpose (after max_jobs): exit status 0, nothing on
+        stderr about CUDA."""
+        proc = self._proc
+        code = proc.poll() if proc is not None else None
+        if code is None and proc is not None:
+            try:
+                code = proc.wait(1.0)
+            except subprocess.TimeoutExpired:
+                return False
+        return code == 0 and "initialised CUDA" not in tail
 
     def _error(self, msg: Mapping[str, Any], detail: str) -> dict[str, Any]:
         return {

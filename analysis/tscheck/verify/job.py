@@ -22,8 +22,10 @@ import linecache
 import math
 import os
 import re
+import site
 import socket
 import sys
+import sysconfig
 import traceback
 import types
 import typing
@@ -523,10 +525,13 @@ class Context:
 
 
 def run(request: Mapping[str, Any]) -> JsonDict:
-    """Serve one `script` request; returns the `import_error` and `results` of the response."""
+    """Serve one `script` request; returns the `import_error`, `results` and `imported` of the
+    response."""
     file = os.path.abspath(request["file"])
     name = request.get("module") or os.path.splitext(os.path.basename(file))[0]
-    sys.path[:0] = [os.path.abspath(p) for p in request.get("sys_path") or []]
+    project = [os.path.abspath(p) for p in request.get("sys_path") or []]
+    sys.path[:0] = project
+    loaded_before = set(sys.modules)
     try:
         text = read_source(file, request.get("text"))
         with warnings.catch_warnings(record=True) as caught:
@@ -538,7 +543,10 @@ def run(request: Mapping[str, Any]) -> JsonDict:
         # Exception, not BaseException: SystemExit (and KeyboardInterrupt) propagate on
         # purpose, so the worker reports an "exited" verdict instead of a fake import error.
         out_of_memory(exc)
-        return {"import_error": describe_import_error(exc, file), "results": []}
+        return {"import_error": describe_import_error(exc, file), "results": [], "imported": []}
+    imported = installed_imports(loaded_before, [*project, os.path.dirname(file)])
+    if warmed_classes_changed():
+        reset_jit_state()  # the user's import patched a class the zygote compiled: recompile
     device, note = pick_device(str(request.get("device") or "cpu"))
     problems = [mark_ignored(module, qualname) for qualname in request.get("ignore") or []]
     context = Context(
@@ -552,7 +560,7 @@ def run(request: Mapping[str, Any]) -> JsonDict:
         import_warnings=[w for w in summarize(caught) if same_file(w["file"], file)],
     )
     results = [verify_root(context, root) for root in request.get("roots") or []]
-    return {"import_error": None, "results": results}
+    return {"import_error": None, "results": results, "imported": imported}
 
 
 def pick_device(requested: str) -> tuple[str, str | None]:
@@ -739,6 +747,155 @@ def to_device(context: Context, loaded: Any, result: JsonDict) -> Any:
         out_of_memory(exc)
         result.update(verdict="run_error", error=context.describe(exc, "device"))
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the zygote may do ahead of jobs: import what earlier jobs imported from installed packages,
+# and compile torch's own layers once. Neither touches user code, which every job loads afresh.
+
+
+def installed_imports(before: set[str], project: list[str]) -> list[str]:
+    """Top-level modules this job's import of the user's file brought in from the standard library
+    or installed site-packages (never from the project, whose files change between jobs; not
+    editable installs either, which live in a source tree). Empty when the import initialised
+    CUDA: such a package must never be imported by the zygote."""
+    if cuda_initialized():
+        return []
+    installed = installed_roots()
+    names = []
+    for name in sorted(set(sys.modules) - before):
+        module = sys.modules.get(name)
+        origin = getattr(module, "__file__", None)
+        if "." in name or name.startswith("_tscheck") or not isinstance(origin, str):
+            continue
+        path = os.path.realpath(origin)
+        if within(path, installed) and not within(path, project):
+            names.append(name)
+    return names
+
+
+def installed_roots() -> list[str]:
+    paths = sysconfig.get_paths()
+    roots = [paths.get(key, "") for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    try:
+        roots += site.getsitepackages()
+    except AttributeError:  # virtualenv's old site.py
+        pass
+    return [os.path.realpath(root) for root in roots if root]
+
+
+def within(path: str, folders: list[str]) -> bool:
+    return any(
+        path.startswith(os.path.realpath(folder).rstrip(os.sep) + os.sep) for folder in folders
+    )
+
+
+def cuda_initialized() -> bool:
+    module = sys.modules.get("torch.cuda")
+    return bool(getattr(module, "_initialized", False))
+
+
+# Classes compiled by warm_up, with the identity of every function they define: a job whose
+# import replaced one (a monkeypatched forward) must not get the zygote's compiled version.
+WARMED: dict[type, dict[str, int]] = {}
+
+
+def warm_ups() -> list[tuple[str, Callable[[], None]]]:
+    """Steps the zygote runs while idle, each a few hundred milliseconds at most: the compiler's
+    lazy start-up, and the torch layers and functions most models script (torch.nn.functional's
+    interpolate and multi_head_attention_forward alone take 0.1-0.2 s to compile). Tiny shapes,
+    so no kernel starts a thread pool in the zygote; CUDA is never touched."""
+    nn = torch.nn
+
+    def layers() -> Any:
+        return nn.Sequential(
+            nn.Conv1d(1, 1, 1),
+            nn.Conv2d(1, 1, 1),
+            nn.BatchNorm2d(1),
+            nn.ReLU(),
+            nn.MaxPool2d(1),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Dropout(),
+            nn.Flatten(),
+            nn.Linear(1, 1),
+            nn.LayerNorm(1),
+            nn.GELU(),
+        )
+
+    return [
+        ("sources", cache_torch_sources),
+        ("layers", lambda: warm(layers())),
+        ("attention", lambda: warm(nn.MultiheadAttention(2, 1))),
+        ("interpolate", lambda: warm(nn.Upsample(scale_factor=2.0))),
+    ]
+
+
+SourceLines = tuple[list[str], int, "str | None"]
+SOURCE_USERS = (
+    "torch._sources",
+    "torch._jit_internal",
+    "torch.jit.frontend",
+    "torch.jit.annotations",
+)
+
+
+def cache_torch_sources() -> None:
+    """Remember the source lines of torch's own functions and classes: the compiler looks them
+    up (inspect.getsourcelines, which tokenizes) for every method of every new module type, a
+    fifth of scripting a ResNet. Only objects whose __module__ is torch's are cached; the
+    user's are looked up afresh every time, as without tscheck. Installed where torch's modules
+    name the function; a torch without it is left alone."""
+    sources = sys.modules.get("torch._sources")
+    original = getattr(sources, "get_source_lines_and_file", None)
+    if original is None or getattr(original, "tscheck_cached", False):
+        return
+    cache: dict[Any, SourceLines] = {}
+
+    def lookup(obj: Any, error_msg: str | None = None) -> SourceLines:
+        key = getattr(obj, "__func__", obj)  # a bound method's source is its function's
+        module = getattr(key, "__module__", None)
+        if not isinstance(module, str) or not (module == "torch" or module.startswith("torch.")):
+            return original(obj, error_msg)  # type: ignore[no-any-return]
+        try:
+            found = cache.get(key)
+        except TypeError:  # unhashable
+            return original(obj, error_msg)  # type: ignore[no-any-return]
+        if found is None:
+            found = cache[key] = original(obj, error_msg)
+        lines, line, filename = found
+        return list(lines), line, filename  # a copy: callers may edit the list
+
+    lookup.tscheck_cached = True  # type: ignore[attr-defined]
+    for name in SOURCE_USERS:
+        user = sys.modules.get(name)
+        if user is not None and getattr(user, "get_source_lines_and_file", None) is original:
+            user.get_source_lines_and_file = lookup  # type: ignore[attr-defined]
+
+
+def warm(module: torch.nn.Module) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.script(module)
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+        buffer.seek(0)
+        jit_load(buffer)
+    for sub in module.modules():
+        WARMED[type(sub)] = functions_of(type(sub))
+
+
+def functions_of(cls: type) -> dict[str, int]:
+    """Identity of every attribute defined along the class's MRO (a patched method anywhere)."""
+    return {
+        f"{klass.__module__}.{klass.__qualname__}.{name}": id(value)
+        for klass in cls.__mro__
+        if klass is not object
+        for name, value in vars(klass).items()
+    }
+
+
+def warmed_classes_changed() -> bool:
+    return any(functions_of(cls) != functions for cls, functions in WARMED.items())
 
 
 # ---------------------------------------------------------------------------------------------

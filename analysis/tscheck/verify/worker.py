@@ -15,6 +15,7 @@ and (from B) the job's wait status. The zygote turns timeouts, signals and exits
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -37,6 +38,7 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_JOBS = 200  # recycle: _python_cu and the type store only grow (catalog.md F5)
 MAX_RESULT_BYTES = 32 * 1024 * 1024
 REAP_WAIT_S = 10.0
+AHEAD_READY_S = 2.0  # how long forking ahead may wait for the child's sandbox
 FATAL_EXIT = 70  # the child's own machinery failed (not user code)
 PRELOAD_ENV = "TSCHECK_VERIFY_PRELOAD"
 
@@ -126,7 +128,7 @@ class Child:
 
     def __init__(
         self,
-        request: dict[str, Any],
+        request_fd: int,
         limits: dict[str, int],
         tmpdir: str,
         result_fd: int,
@@ -134,7 +136,8 @@ class Child:
         job: types.ModuleType | None,
         cgroup: str | None,
     ) -> None:
-        self.request = request
+        self.request_fd = request_fd
+        self.request: dict[str, Any] = {}
         self.limits = limits
         self.tmpdir = tmpdir
         self.result_fd = result_fd
@@ -157,6 +160,8 @@ class Child:
             layers: list[str] = []
             if self.child_mod is not None:
                 layers = self.child_mod.apply(self.limits, self.tmpdir, self.cgroup)
+            if self.child_mod is not None:
+                self.child_mod.set_name("tscheck-idle")  # inherited by B and C
             send_line(self.result_fd, {"kind": "layers", "layers": layers})
             if "pid_namespace" in layers:
                 self.run_init()
@@ -202,6 +207,9 @@ class Child:
     def run_job(self) -> NoReturn:
         me = os.getpid()
         payload: dict[str, Any]
+        self.request = read_request(self.request_fd)  # waits here when forked ahead of time
+        if self.child_mod is not None:
+            self.child_mod.set_name("tscheck-job")
         try:
             payload = self.call_job()
         except SystemExit as exc:
@@ -238,6 +246,7 @@ class Child:
             "kind": "result",
             "import_error": out.get("import_error"),
             "results": out.get("results") or [],
+            "imported": out.get("imported") or [],
         }
 
     def fatal(self, detail: str) -> NoReturn:
@@ -246,6 +255,24 @@ class Child:
             send_line(self.result_fd, {"kind": "result", "fatal": detail})
         finally:
             os._exit(FATAL_EXIT)
+
+
+def read_request(fd: int) -> dict[str, Any]:
+    """The job's request, written by the zygote once it arrives; EOF (the zygote dropped a child
+    it forked ahead of time) ends the child quietly. The pipe is closed before user code runs."""
+    data = bytearray()
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    if not data:
+        os._exit(0)
+    request = json.loads(data)
+    if not isinstance(request, dict):
+        raise ValueError("the request is not a JSON object")
+    return request
 
 
 def exit_code(exc: SystemExit) -> int:
@@ -273,7 +300,26 @@ class Collected:
         self.data = bytearray()
         self.timed_out = False
         self.too_big = False
+        self.answered = False  # the job's result line arrived (its exit is not awaited)
         self.status: int | None = None  # A's wait status, once reaped
+
+
+class Spawned:
+    """A sandboxed child forked for a job, maybe ahead of its request (see Zygote.idle_step)."""
+
+    def __init__(self, pid: int, result_fd: int, request_fd: int, tmpdir: str) -> None:
+        self.pid = pid
+        self.result_fd = result_fd  # we read its JSON lines here
+        self.request_fd = request_fd  # the request goes here, then it is closed
+        self.tmpdir = tmpdir
+        self.limits: dict[str, int] = {}
+        self.early = b""  # lines read before the request was sent
+
+    def close_fds(self) -> None:
+        for fd in (self.result_fd, self.request_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.result_fd = self.request_fd = -1
 
 
 class Zygote:
@@ -284,6 +330,7 @@ class Zygote:
         job: types.ModuleType | None,
         max_jobs: int,
         cgroup: str | None = None,
+        learn: bool = True,
     ) -> None:
         self.proto = proto
         self.child_mod = child_mod
@@ -292,12 +339,21 @@ class Zygote:
         self.jobs = 0
         self.cgroup = cgroup  # made by the client (under bubblewrap /sys is read-only)
         self.own_cgroup = False
+        self.learn = learn
+        self.learned: list[str] = []  # imported for jobs that imported them (PROTOCOL.md)
+        self.warmed: list[str] = []
+        self.idle_failed: dict[str, str] = {}
+        self.idle_work: list[tuple[str, Callable[[], None]]] = []
+        if job is not None and hasattr(job, "warm_ups"):
+            self.idle_work = [(f"warm:{name}", step) for name, step in job.warm_ups()]
+        self.ahead: Spawned | None = None  # a child forked while idle, waiting for a request
         if cgroup is None and child_mod is not None and os.geteuid() == 0:
             child_mod.sweep_cgroups(child_mod.CGROUP_PREFIX)
             self.cgroup = child_mod.create_cgroup(f"{child_mod.CGROUP_PREFIX}{os.getpid()}")
             self.own_cgroup = self.cgroup is not None
 
     def close(self) -> None:
+        self.drop_ahead()
         if self.own_cgroup and self.cgroup is not None and self.child_mod is not None:
             self.child_mod.remove_cgroup(self.cgroup)
             self.cgroup = None
@@ -307,8 +363,12 @@ class Zygote:
         self.proto.flush()
 
     def serve(self, stdin: IO[bytes]) -> None:
+        reader = LineReader(stdin.fileno())
         while True:
-            line = stdin.readline()
+            line = reader.next(0.0 if self.idle_work or self.ahead is None else None)
+            if line is None:  # nothing asked right now: do one step of idle work
+                self.idle_step()
+                continue
             if not line:
                 return  # the client went away
             if not line.strip():
@@ -324,79 +384,192 @@ class Zygote:
             if op == "exit":
                 return
             if op == "ping":
-                self.send({"id": request.get("id"), "status": "pong"})
+                self.send({"id": request.get("id"), "status": "pong", **self.state()})
             elif op == "script":
                 self.jobs += 1
+                cleanup = nothing
                 try:
-                    response = self.script(request)
+                    response, cleanup = self.script(request)
                 except (TypeError, ValueError, AttributeError, OSError) as exc:
                     # A malformed request, or no fork/pipe/temp dir to be had right now.
                     detail = f"cannot serve: {type(exc).__name__}: {exc}"
                     response = {"id": request.get("id"), "status": "error", "detail": detail}
                 self.send(response)
+                cleanup()  # after answering: the client goes on while the child is torn down
+                self.learn_from(response)
                 if self.jobs >= self.max_jobs:
                     return  # recycle: the client starts a fresh zygote for the next request
             else:
                 detail = f"unknown op {op!r}"
                 self.send({"id": request.get("id"), "status": "error", "detail": detail})
 
-    def script(self, request: dict[str, Any]) -> dict[str, Any]:
-        limits: dict[str, int] = {
-            "cpu_s": 60,
-            "data_mb": 8192,
-            "fsize_mb": 64,
-            "nproc": 256,
-            "output_kb": 4,
+    def state(self) -> dict[str, Any]:
+        return {
+            "learned": self.learned,
+            "warmed": self.warmed,
+            "idle_pending": [name for name, _ in self.idle_work],
+            "ahead": self.ahead is not None,
+            "idle_failed": self.idle_failed,
+            "cuda_initialized": cuda_initialized(),
         }
+
+    def learn_from(self, response: dict[str, Any]) -> None:
+        """Queue the installed packages a job imported, to import them here while idle: the
+        next job then finds them loaded (timm takes seconds to import; the user's file, a few
+        milliseconds). Only names from a job that answered, so their import neither hung nor
+        crashed, and did not initialise CUDA (job.py reports none then)."""
+        if not self.learn or response.get("status") != "done":
+            return
+        queued = {name for name, _ in self.idle_work}
+        for name in response.get("imported") or []:
+            if (
+                isinstance(name, str)
+                and name not in sys.modules
+                and name not in queued
+                and f"import:{name}" not in self.idle_failed
+            ):
+                self.idle_work.insert(0, (f"import:{name}", importer(name)))
+                queued.add(name)
+
+    def idle_step(self) -> None:
+        """One step of idle work; the last is forking the next job's sandboxed child, which
+        then waits for its request (0.03-0.05 s of three forks and the sandbox set-up, off the
+        job's path). A step that fails is recorded and never retried; one that initialises
+        CUDA ends the zygote, since its children could no longer use the GPU (the client then
+        starts a fresh one, without learning)."""
+        if not self.idle_work:
+            try:
+                self.ahead = self.spawn(default_limits())
+                # Its first line says the sandbox is up (and the chain is named tscheck-idle).
+                self.ahead.early = read_first_line(self.ahead.result_fd, AHEAD_READY_S)
+            except OSError as exc:  # no fork or temp dir right now: fork per request then
+                self.idle_failed["fork_ahead"] = f"{type(exc).__name__}: {exc}"
+                self.ahead = None
+            return
+        name, step = self.idle_work.pop(0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step()
+        except BaseException as exc:  # a package may sys.exit or worse at import
+            self.idle_failed[name] = f"{type(exc).__name__}: {exc}"[:300]
+        else:
+            kind, _, what = name.partition(":")
+            (self.learned if kind == "import" else self.warmed).append(what)
+        if cuda_initialized():
+            print(f"tscheck worker: {name} initialised CUDA; exiting", file=sys.stderr)
+            raise SystemExit(0)
+
+    def script(self, request: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], None]]:
+        limits = default_limits()
         limits.update({k: int(v) for k, v in (request.get("limits") or {}).items()})
         timeout = float(request.get("timeout_s") or DEFAULT_TIMEOUT_S)
         base: dict[str, Any] = {"id": request.get("id"), "layers": [], "stdout": "", "stderr": ""}
+        line = json.dumps(request).encode()
+        spawned = self.take_ahead(limits)
+        started = time.monotonic()
+        if spawned is not None and not send_request(spawned, line):
+            self.finish(spawned, None)  # it died while waiting: fork a fresh one
+            spawned = None
+        if spawned is None:
+            try:
+                spawned = self.spawn(limits)
+            except OSError as exc:
+                failed = {**base, "status": "error", "detail": f"cannot fork: {exc}"}
+                return {**failed, "elapsed_s": 0}, nothing
+            started = time.monotonic()
+            send_request(spawned, line)  # if it died at once, collect() tells how
         try:
-            tmpdir = tempfile.mkdtemp(prefix="tscheck-job-")
-        except OSError as exc:
-            return {**base, "status": "error", "detail": f"no temp dir: {exc}", "elapsed_s": 0}
-        try:
-            return {**base, **self.run_child(request, limits, timeout, tmpdir)}
-        finally:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            response, seen = self.run_child(spawned, limits, timeout, started)
+        except BaseException:
+            self.finish(spawned, None)
+            raise
+        if not seen.answered:
+            self.finish(spawned, seen)  # the verdict rests on how the child ended
+        response = {**base, **response, **verdict(seen, limits, timeout)}
 
-    def run_child(
-        self, request: dict[str, Any], limits: dict[str, int], timeout: float, tmpdir: str
-    ) -> dict[str, Any]:
+        def cleanup() -> None:
+            if seen.answered:
+                self.finish(spawned, seen)
+
+        return response, cleanup
+
+    def spawn(self, limits: dict[str, int]) -> Spawned:
+        """Fork a sandboxed child that waits for its request on a pipe."""
+        tmpdir = tempfile.mkdtemp(prefix="tscheck-job-")
         if self.cgroup is not None and self.child_mod is not None:
             self.child_mod.set_cgroup_limit(self.cgroup, limits["nproc"])
-        read_fd, write_fd = os.pipe()
+        result_read, result_write = os.pipe()
+        request_read, request_write = os.pipe()
         flush_std()
         zygote_pid = os.getpid()
-        started = time.monotonic()
+        # Everything the zygote holds is moved out of the collector's sight: a full collection
+        # in the child would otherwise walk torch's ~170k objects (0.09 s of a 0.45 s job) and
+        # touch every page they live on, copying it.
+        gc.freeze()
         pid = fork()
         if pid == 0:
             try:
-                os.close(read_fd)
+                os.close(result_read)
+                os.close(request_write)
                 child = Child(
-                    request, limits, tmpdir, write_fd, self.child_mod, self.job, self.cgroup
+                    request_read,
+                    limits,
+                    tmpdir,
+                    result_write,
+                    self.child_mod,
+                    self.job,
+                    self.cgroup,
                 )
                 child.main(zygote_pid, close_fds=[self.proto.fileno()])
             finally:
                 os._exit(FATAL_EXIT)  # never return into the zygote's loop
-        os.close(write_fd)
+        os.close(result_write)
+        os.close(request_read)
         try:
             os.setpgid(pid, pid)  # also here: no race with a kill before the child ran
         except OSError:
             pass
-        try:
-            seen = self.collect(pid, read_fd, started + timeout)
-        finally:
-            os.close(read_fd)
-        self.kill_tree(pid)  # before reaping: a zombie leader keeps its group id reserved
-        if seen.status is None:
-            seen.status = reap(pid)
-        response = verdict(seen, limits, timeout)
-        response["elapsed_s"] = round(time.monotonic() - started, 4)
+        spawned = Spawned(pid, result_read, request_write, tmpdir)
+        spawned.limits = dict(limits)
+        return spawned
+
+    def take_ahead(self, limits: dict[str, int]) -> Spawned | None:
+        """The child forked ahead, if it was made with these limits and still waits."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is None:
+            return None
+        if ahead.limits == limits and os.waitpid(ahead.pid, os.WNOHANG)[0] == 0:
+            return ahead
+        self.finish(ahead, None)
+        return None
+
+    def drop_ahead(self) -> None:
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            self.finish(ahead, None)
+
+    def finish(self, spawned: Spawned, seen: Collected | None) -> None:
+        """Kill what is left of a child (and of whatever the job started), reap it, remove its
+        temp dir. After an answered job this runs once the response is sent."""
+        self.kill_tree(spawned.pid)  # before reaping: a zombie leader keeps its group id
+        status = reap(spawned.pid)
+        if seen is not None and seen.status is None:
+            seen.status = status
+        spawned.close_fds()
+        shutil.rmtree(spawned.tmpdir, ignore_errors=True)
+
+    def run_child(
+        self, spawned: Spawned, limits: dict[str, int], timeout: float, started: float
+    ) -> tuple[dict[str, Any], Collected]:
+        """Wait for the child's answer, or its end, or the deadline."""
+        seen = self.collect(spawned.pid, spawned.result_fd, started + timeout, spawned.early)
+        response: dict[str, Any] = {"elapsed_s": round(time.monotonic() - started, 4)}
         size = limits["output_kb"] * 1024
-        response["stdout"] = tail(os.path.join(tmpdir, "stdout.txt"), size)
-        response["stderr"] = tail(os.path.join(tmpdir, "stderr.txt"), size)
-        return response
+        # The job flushed both before sending its result: the tails are complete.
+        response["stdout"] = tail(os.path.join(spawned.tmpdir, "stdout.txt"), size)
+        response["stderr"] = tail(os.path.join(spawned.tmpdir, "stderr.txt"), size)
+        return response, seen
 
     def kill_tree(self, pid: int) -> None:
         try:
@@ -406,10 +579,11 @@ class Zygote:
         if self.cgroup is not None and self.child_mod is not None:
             self.child_mod.kill_cgroup(self.cgroup)  # processes that left the group (setsid)
 
-    def collect(self, pid: int, read_fd: int, deadline: float) -> Collected:
+    def collect(self, pid: int, read_fd: int, deadline: float, early: bytes = b"") -> Collected:
         """Read the child's lines until it exits or the deadline passes. The child's exit,
         not EOF, ends the wait: a process the job forked may hold the pipe open forever."""
         seen = Collected()
+        seen.data += early
         pidfd = open_pidfd(pid)
         reading = True
         try:
@@ -427,6 +601,11 @@ class Zygote:
                     seen.data += chunk
                     if len(seen.data) > MAX_RESULT_BYTES:
                         seen.too_big = True
+                        return seen
+                    if b"\n" in chunk and answered(seen.data):
+                        # The job exits right after its result (os._exit, nothing of the
+                        # user's runs): its teardown is not worth waiting for.
+                        seen.answered = True
                         return seen
                 if (pidfd in ready) if pidfd is not None else exited(pid, seen):
                     drain(read_fd, seen)
@@ -476,6 +655,85 @@ def reap(pid: int) -> int | None:
         time.sleep(0.002)
 
 
+def nothing() -> None:
+    pass
+
+
+def default_limits() -> dict[str, int]:
+    return {"cpu_s": 60, "data_mb": 8192, "fsize_mb": 64, "nproc": 256, "output_kb": 4}
+
+
+def read_first_line(fd: int, wait: float) -> bytes:
+    """Up to the child's first newline (byte by byte: nothing after it is consumed), or what
+    came before `wait` seconds passed or the pipe closed."""
+    data = b""
+    deadline = time.monotonic() + wait
+    while not data.endswith(b"\n"):
+        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        byte = os.read(fd, 1)
+        if not byte:
+            break
+        data += byte
+    return data
+
+
+def send_request(spawned: Spawned, line: bytes) -> bool:
+    """Hand the request to the waiting child; False if it is gone (EPIPE)."""
+    try:
+        write_all(spawned.request_fd, line)
+    except OSError:
+        return False
+    finally:
+        os.close(spawned.request_fd)
+        spawned.request_fd = -1
+    return True
+
+
+def answered(data: bytes | bytearray) -> bool:
+    """Whether the job's complete, usable result line is among the child's lines."""
+    lines, broken = parse_lines(bytes(data))
+    result = lines.get("result")
+    return broken is None and result is not None and not result.get("fatal")
+
+
+def importer(name: str) -> Callable[[], None]:
+    def step() -> None:
+        importlib.import_module(name)
+
+    return step
+
+
+def cuda_initialized() -> bool:
+    """Read torch.cuda's flag without calling into torch.cuda (a preload may have done it)."""
+    module = sys.modules.get("torch.cuda")
+    return bool(getattr(module, "_initialized", False))
+
+
+class LineReader:
+    """Lines from a pipe, with a timeout: the zygote works while idle, so it must know whether a
+    request is waiting without blocking on it (a buffered readline could not tell)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+
+    def next(self, timeout: float | None) -> bytes | None:
+        """The next line (b"" at EOF), or None if none arrives within `timeout` seconds."""
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                rest, self.buffer = self.buffer, b""
+                return rest
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+
 def parse_lines(data: bytes) -> tuple[dict[str, dict[str, Any]], str | None]:
     """The child's lines by kind (the first of each kind wins), or a description of the first
     line that is not a JSON object."""
@@ -504,12 +762,15 @@ def verdict(seen: Collected, limits: dict[str, int], timeout: float) -> dict[str
         out: dict[str, Any] = {"status": state, "detail": detail, "layers": layers}
         out["import_error"] = (result or {}).get("import_error")
         out["results"] = (result or {}).get("results") or []
+        out["imported"] = (result or {}).get("imported") or []
         return out
 
     if seen.timed_out:
         return answer("timeout", f"killed after {timeout:g} s")
     if seen.too_big:
         return answer("error", f"result larger than {MAX_RESULT_BYTES >> 20} MB")
+    if seen.answered and result is not None:  # judged by its result alone (see collect)
+        return classify_result(result, limits, answer)
     if seen.status is None:
         return answer("error", "the child did not exit after SIGKILL")
     if os.WIFSIGNALED(seen.status) and "status" not in lines:
@@ -585,18 +846,13 @@ def preload(names: list[str]) -> tuple[list[str], dict[str, str]]:
     return loaded, failed
 
 
-def cuda_initialized() -> bool:
-    """Read torch.cuda's flag without calling into torch.cuda (a preload may have done it)."""
-    module = sys.modules.get("torch.cuda")
-    return bool(getattr(module, "_initialized", False))
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="worker.py")
     parser.add_argument("--preload", default=os.environ.get(PRELOAD_ENV, ""))
     parser.add_argument("--max-jobs", type=int, default=DEFAULT_MAX_JOBS)
     parser.add_argument("--job", default=None, help="job.py to use (tests)")
     parser.add_argument("--cgroup", default=None, help="a pids cgroup made for us")
+    parser.add_argument("--no-learn", action="store_true", help="never import what jobs import")
     return parser.parse_args(argv)
 
 
@@ -618,7 +874,7 @@ def main(argv: list[str]) -> int:
     loaded, failed = preload(names)
     child_mod = load_sibling("child")
     job = load_sibling("job", args.job)
-    zygote = Zygote(proto, child_mod, job, max(1, args.max_jobs), args.cgroup)
+    zygote = Zygote(proto, child_mod, job, max(1, args.max_jobs), args.cgroup, not args.no_learn)
     hello.update(
         torch=str(torch.__version__),
         pid=os.getpid(),
