@@ -447,6 +447,7 @@ class Context:
         examples: Mapping[str, str],
         problems: list[str],
         import_warnings: list[JsonDict],
+        show: str | None = None,
     ) -> None:
         self.module = module
         self.file = file
@@ -457,6 +458,7 @@ class Context:
         self.problems = problems  # ignore marks that could not be applied
         self.import_warnings = import_warnings
         self.poisoned = False  # a compile failed: reset torch's class registry before the next root
+        self.show = show  # "code" | "graph": each result carries `shown` (None: no such field)
 
     def namespace(self) -> dict[str, Any]:
         """The module's globals, for factory and example expressions (torch always at hand)."""
@@ -558,6 +560,7 @@ def run(request: Mapping[str, Any]) -> JsonDict:
         examples=request.get("examples") or {},
         problems=[problem for problem in problems if problem],
         import_warnings=[w for w in summarize(caught) if same_file(w["file"], file)],
+        show=request.get("show"),
     )
     results = [verify_root(context, root) for root in request.get("roots") or []]
     return {"import_error": None, "results": results, "imported": imported}
@@ -597,6 +600,8 @@ def verify_root(context: Context, root: Mapping[str, Any] | str) -> JsonDict:
         "note": context.note,
         "compare": None,
     }
+    if context.show is not None:
+        result["shown"] = None  # stays None unless the root scripts
     if context.poisoned:
         reset_jit_state()
         context.poisoned = False
@@ -638,6 +643,9 @@ def check_root(context: Context, spec: Mapping[str, Any], result: JsonDict) -> N
         context.poisoned = True
         result.update(verdict="compile_error", error=context.describe(exc, "script"))
         return
+    if context.show is not None:
+        # Before saving: lighten() swaps the tensors out for a moment (the code shows none).
+        result["shown"] = shown_text(scripted, context.show)
     if not isinstance(scripted, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
         return  # a TorchScript class: compiled, but nothing to save or run
     loaded = save_and_load(context, scripted, result, weights=name in context.examples)
@@ -747,6 +755,170 @@ def to_device(context: Context, loaded: Any, result: JsonDict) -> Any:
         out_of_memory(exc)
         result.update(verdict="run_error", error=context.describe(exc, "device"))
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing what the compiler made of a root (request field `show`): its code or its graph.
+
+SHOW_LIMIT = 1_000_000  # characters: one root of a huge model must not flood the editor
+SHOW_PATHS = 3  # submodule paths a header names; the rest are counted
+TORCH_NAME = re.compile(r"__torch__(?:\.\w+)+")
+
+Section = tuple[str, str]  # (header title, text)
+
+
+def shown_text(scripted: Any, what: str) -> str:
+    """`show(scripted, what)`, capped. Never raises: the root scripted, and its verdict must not
+    change because its code could not be printed; the reason is shown instead."""
+    try:
+        text = show(scripted, what)
+    except Exception as exc:
+        out_of_memory(exc)
+        text = f"# tscheck could not show the TorchScript {what}: {brief(exc)}\n"
+    return capped(text, SHOW_LIMIT)
+
+
+def capped(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a line end, with a note saying how much is missing."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit) + 1 or limit
+    return text[:cut] + f"# ... truncated by tscheck: {len(text) - cut} more characters\n"
+
+
+def show(scripted: Any, what: str) -> str:
+    """Readable text of a scripted root, one `# --- title ---` header per section.
+
+    "code": the TorchScript code of every compiled method of the root (forward first: its text
+    is exactly `scripted.code`), then of each submodule whose forward was compiled (identical
+    code under one header naming every path), then of the user's functions and TorchScript
+    classes that code calls (torch's own are left out: the user did not write them). "graph":
+    the graph of each method of the root (for a function: of the function), inlined where torch
+    can, so that callees show too."""
+    if what not in ("code", "graph"):
+        raise ValueError(f"show must be 'code' or 'graph', not {what!r}")
+    sections = graph_sections(scripted) if what == "graph" else code_sections(scripted)
+    if not sections:
+        return "# tscheck: the compiler made nothing to show for this root\n"
+    return "\n".join(f"# --- {title} ---\n{with_newline(body)}" for title, body in sections)
+
+
+def with_newline(text: str) -> str:
+    return text if text.endswith("\n") else text + "\n"
+
+
+def code_sections(scripted: Any) -> list[Section]:
+    skip: set[str] = set()  # module types: their code is shown with the module, not as classes
+    if isinstance(scripted, torch.jit.ScriptModule):
+        skip = {sub._c._type().qualified_name() for _, sub in scripted.named_modules()}
+        sections = method_sections(scripted, str(scripted.original_name), "code")
+        sections += submodule_sections(scripted)
+    elif isinstance(scripted, torch.jit.ScriptFunction):
+        title = f"{short_name(scripted.qualified_name)} (TorchScript)"
+        sections = [(title, function_text(scripted, "code"))]
+    else:  # a TorchScript class: torch.jit.script returned the Python class itself
+        name = torch._jit_internal._qualified_name(scripted)
+        sections = class_sections(name, "code")
+        skip.add(name)
+    return sections + called_sections([body for _, body in sections], skip)
+
+
+def method_sections(module: Any, title: str, what: str) -> list[Section]:
+    """Every method compiled on one ScriptModule, forward first."""
+    names = sorted(module._c._method_names(), key=lambda name: name != "forward")
+    sections = []
+    for name in names:
+        method = module._c._get_method(name)
+        label = "TorchScript" if what == "code" else "TorchScript graph"
+        sections.append((f"{title}.{name} ({label})", function_text(method, what)))
+    return sections
+
+
+def function_text(function: Any, what: str) -> str:
+    if what == "code":
+        return str(function.code)
+    return str(getattr(function, "inlined_graph", None) or function.graph)
+
+
+def submodule_sections(scripted: Any) -> list[Section]:
+    """Submodules with a compiled forward (containers such as ModuleList have none), in
+    named_modules order; those of one type with identical code are shown once."""
+    groups: dict[tuple[str, str], tuple[list[str], list[Section]]] = {}
+    for path, sub in scripted.named_modules():
+        if not path or not sub._c._has_method("forward"):
+            continue
+        kind = str(sub.original_name)
+        sections = method_sections(sub, kind, "code")
+        key = (kind, "\n".join(body for _, body in sections))
+        groups.setdefault(key, ([], sections))[0].append(path)
+    out: list[Section] = []
+    for paths, sections in groups.values():
+        where = ", ".join(paths[:SHOW_PATHS])
+        if len(paths) > SHOW_PATHS:
+            where += f" and {len(paths) - SHOW_PATHS} more"
+        out += [(f"{where}: {title}", body) for title, body in sections]
+    return out
+
+
+def called_sections(bodies: list[str], skip: set[str]) -> list[Section]:
+    """The functions and TorchScript classes the code names (`__torch__.pkg.mod.helper(...)`),
+    and theirs in turn, found in the compilation unit torch.jit.script compiled them into."""
+    pending = [name for body in bodies for name in TORCH_NAME.findall(body)]
+    seen = set(skip)
+    sections: list[Section] = []
+    while pending:
+        name = pending.pop(0)
+        if name in seen or name.startswith("__torch__.torch."):
+            continue
+        seen.add(name)
+        found = named_sections(name, seen)
+        sections += found
+        pending += [called for _, body in found for called in TORCH_NAME.findall(body)]
+    return sections
+
+
+def named_sections(name: str, seen: set[str]) -> list[Section]:
+    """A class (or a member of one: `Pair.__new__`) shows all its methods; a function itself."""
+    unit: Any = torch.jit._state._python_cu
+    owner = name.rpartition(".")[0]
+    if unit.get_class(name) is not None:
+        return class_sections(name, "code")
+    if owner and owner not in seen and unit.get_class(owner) is not None:
+        seen.add(owner)
+        return class_sections(owner, "code")
+    function = unit.find_function(name)
+    if function is None:
+        return []
+    return [(f"{short_name(name)} (TorchScript)", str(function.code))]
+
+
+def class_sections(name: str, what: str) -> list[Section]:
+    unit: Any = torch.jit._state._python_cu
+    found = unit.get_class(name)
+    if found is None:
+        return []
+    label = "TorchScript" if what == "code" else "TorchScript graph"
+    sections = []
+    for method in found.method_names():
+        function = unit.find_function(f"{name}.{method}")
+        if function is not None:
+            title = f"{short_name(name)}.{method} ({label})"
+            sections.append((title, function_text(function, what)))
+    return sections
+
+
+def graph_sections(scripted: Any) -> list[Section]:
+    if isinstance(scripted, torch.jit.ScriptModule):
+        return method_sections(scripted, str(scripted.original_name), "graph")
+    if isinstance(scripted, torch.jit.ScriptFunction):
+        title = f"{short_name(scripted.qualified_name)} (TorchScript graph)"
+        return [(title, function_text(scripted, "graph"))]
+    return class_sections(torch._jit_internal._qualified_name(scripted), "graph")
+
+
+def short_name(qualified: str) -> str:
+    """`__torch__.pkg.mod.helper` -> `pkg.mod.helper`: the prefix only says it is TorchScript's."""
+    return qualified.removeprefix("__torch__.")
 
 
 # ---------------------------------------------------------------------------------------------
