@@ -126,15 +126,21 @@ def to_lsp(
         for link in (*diagnostic.chain, *diagnostic.related)
     ]
     url = urls.get(diagnostic.code)
+    message = diagnostic.message
+    if diagnostic.verification == "confirmed":
+        message += " (confirmed by torch.jit.script)"
     return types.Diagnostic(
         range=lsp_range(lines, diagnostic.range),
-        message=diagnostic.message,
+        message=message,
         severity=_SEVERITY[diagnostic.severity],
         code=diagnostic.code,
         code_description=types.CodeDescription(href=url) if url else None,
         source=SOURCE,
         related_information=related or None,
-        data={"fixes": [fix_data(fix, lines) for fix in diagnostic.fixes]},
+        data={
+            "fixes": [fix_data(fix, lines) for fix in diagnostic.fixes],
+            **({"verification": diagnostic.verification} if diagnostic.verification else {}),
+        },
     )
 
 

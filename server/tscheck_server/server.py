@@ -1,31 +1,43 @@
-"""The tscheck language server: diagnostics while typing, quick fixes, hover on defs.
+"""The tscheck language server: diagnostics while typing, quick fixes, hover, verification.
 
 Analysis of a document runs off the event loop (a worker thread) on a snapshot of its text,
 after a short debounce. A result is published only if the document still has the version it
-was computed for, so a slow analysis never overwrites a newer one.
+was computed for, so a slow analysis never overwrites a newer one. The files around it (its
+package) are indexed too (workspace.py), so a helper compiled because another file's forward
+calls it is checked, with that chain. Verification (the real compiler, in the sandboxed
+verifier) runs on save or after a pause, one job at a time, on its own thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import re
 import traceback
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from tscheck import config as tsconfig
-from tscheck import files as fs
-from tscheck.engine import Result, check_source, rule_infos
-from tscheck_server import __version__, convert
+from tscheck.engine import SYNTAX_ERROR, Result, SourceFile, check, rule_infos
+from tscheck.index import summarize
+from tscheck.model import Diagnostic
+from tscheck.reach import Compiled
+from tscheck_server import __version__, convert, hovers
+from tscheck_server.carry import carry_over
+from tscheck_server.settings import Settings, update
+from tscheck_server.workspace import ContextIndex
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEBOUNCE_S = 0.2
+SHOW_COMMAND = "tscheck.showTorchScript"
 DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s+(?P<name>[A-Za-z_]\w*)")
 
 
@@ -38,21 +50,25 @@ class Analysis:
     lines: list[str]
     result: Result
     diagnostics: list[types.Diagnostic]
+    config: tsconfig.Config
+    module: str
     # Logged by the event loop (the transport is not thread safe): config problems, rule crashes.
     warnings: tuple[str, ...] = ()
+    parsed: bool = True  # False: a syntax error; diagnostics carried from the last good one
+    context: frozenset[str] = frozenset()  # the other files indexed with it
+    verified: bool = False  # diagnostics reconciled with the real compiler
 
 
 @dataclass
 class DocumentState:
     task: asyncio.Task[None] | None = None
+    verify_task: asyncio.Task[None] | None = None
     last: Analysis | None = None
+    last_good: Analysis | None = None
     # Bumped on every edit and on close; a result computed for an older generation is dropped.
     generation: int = 0
-
-
-@dataclass
-class Settings:
-    debounce_s: float = DEFAULT_DEBOUNCE_S
+    result_id: int = 0  # pull diagnostics: changes whenever what we would answer changes
+    compiled: frozenset[Any] = field(default_factory=frozenset)
 
 
 class TscheckLanguageServer(LanguageServer):
@@ -63,6 +79,14 @@ class TscheckLanguageServer(LanguageServer):
         self.documents: dict[str, DocumentState] = {}
         self.settings = Settings()
         self.urls = {info.code: info.url for info in rule_infos()}
+        self.index = ContextIndex()
+        self.pull = False  # the client pulls diagnostics (textDocument/diagnostic)
+        self.shows_progress = False  # the client shows $/progress
+        self.refresh = False  # the client re-pulls on workspace/diagnostic/refresh
+        # The verifier: one long-lived zygote, used from one thread at a time.
+        self.verifier = concurrent.futures.ThreadPoolExecutor(1, "tscheck-verify")
+        self.zygote: Any = None
+        self.zygote_key: tuple[str, tuple[str, ...], str] | None = None
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -74,9 +98,7 @@ class TscheckLanguageServer(LanguageServer):
 
     # -- analysis --------------------------------------------------------------------------
 
-    def analyze(self, uri: str, text: str, version: int | None) -> Analysis:
-        """Runs in a worker thread: config lookup and the engine, on a text snapshot."""
-        path = convert.uri_to_path(uri)
+    def load_config(self, path: str) -> tuple[tsconfig.Config, list[str]]:
         folder = Path(path).parent
         warnings: list[str] = []
         try:
@@ -86,18 +108,43 @@ class TscheckLanguageServer(LanguageServer):
             config = tsconfig.Config(root=str(folder))
         if not config.source and self.workspace.root_path:
             config = dataclasses.replace(config, root=self.workspace.root_path)
-        module = fs.Modules().name(path)
-        result = check_source(path, text, config, module)
+        return self.settings.apply(config), warnings
+
+    def analyze(self, uri: str, text: str, version: int | None) -> Analysis:
+        """Runs in a worker thread: config lookup, context and the engine, on a text snapshot."""
+        path = convert.uri_to_path(uri)
+        config, warnings = self.load_config(path)
+        module = self.index.module_name(path)
+        context = self.index.summaries(path, text, config)
+        result = check([SourceFile(path, module, text)], config, summaries=context)
         lines = convert.split_lines(text)
         diagnostics = [convert.to_lsp(d, lines, uri, self.urls) for d in result.diagnostics]
         warnings.extend(result.internal_errors)
-        return Analysis(version, text, lines, result, diagnostics, tuple(warnings))
+        parsed = not any(d.code == SYNTAX_ERROR for d in result.diagnostics)
+        state = self.documents.get(uri)
+        good = state.last_good if state is not None else None
+        if not parsed and good is not None:
+            diagnostics += carry_over(good.lines, lines, good.diagnostics, uri)
+        return Analysis(
+            version,
+            text,
+            lines,
+            result,
+            diagnostics,
+            config,
+            module,
+            tuple(warnings),
+            parsed,
+            frozenset(context),
+        )
 
     def schedule(self, uri: str, delay: float) -> None:
         state = self.documents.setdefault(uri, DocumentState())
         state.generation += 1
         if state.task is not None and not state.task.done():
             state.task.cancel()
+        if state.verify_task is not None and not state.verify_task.done():
+            state.verify_task.cancel()  # a newer edit supersedes a verification in flight
         state.task = asyncio.ensure_future(self._run(uri, state.generation, delay))
 
     async def _run(self, uri: str, generation: int, delay: float) -> None:
@@ -106,11 +153,41 @@ class TscheckLanguageServer(LanguageServer):
         analysis = await self.current_analysis(uri, generation)
         if analysis is None:
             return
+        self.publish(uri, analysis)
+        self.follow_up(uri, analysis)
+        if self.settings.verifying and self.settings.verify == "onIdle":
+            await asyncio.sleep(self.settings.idle_delay_s)
+            self.start_verification(uri)
+
+    def publish(self, uri: str, analysis: Analysis) -> None:
+        state = self.documents.get(uri)
+        if state is not None:
+            state.result_id += 1
+        if self.pull:
+            return  # the client asks (textDocument/diagnostic)
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=uri, version=analysis.version, diagnostics=analysis.diagnostics
             )
         )
+
+    def follow_up(self, uri: str, analysis: Analysis) -> None:
+        """Other open documents whose compiled functions this edit changed (a forward that
+        now calls a helper in utils.py) are analysed again."""
+        by_path: dict[str, set[Any]] = {}
+        for c in analysis.result.compiled:
+            by_path.setdefault(c.path, set()).add(_compiled_key(c))
+        for other, state in list(self.documents.items()):
+            if other == uri or state.last is None:
+                continue
+            path = convert.uri_to_path(other)
+            if path not in analysis.context:
+                continue  # another package: this edit cannot change what it compiles
+            if frozenset(by_path.get(path, ())) != state.compiled:
+                state.last = None  # its text is the same, its analysis is not
+                self.schedule(other, self.settings.debounce_s)
+        if self.pull and self.refresh:
+            self.workspace_diagnostic_refresh(None)
 
     def _is_current(self, uri: str, generation: int | None, version: int | None) -> bool:
         state = self.documents.get(uri)
@@ -131,6 +208,7 @@ class TscheckLanguageServer(LanguageServer):
         version, text = document.version, document.source
         if state.last is not None and state.last.version == version and state.last.text == text:
             return state.last
+        self.index.set_open(convert.uri_to_path(uri), text)
         loop = asyncio.get_running_loop()
         try:
             analysis = await loop.run_in_executor(None, self.analyze, uri, text, version)
@@ -147,17 +225,32 @@ class TscheckLanguageServer(LanguageServer):
         if not self._is_current(uri, generation, version):
             return None  # stale: a newer edit (or a close) superseded it
         state.last = analysis
+        if analysis.parsed:
+            state.last_good = analysis
+        path = convert.uri_to_path(uri)
+        state.compiled = frozenset(
+            _compiled_key(c) for c in analysis.result.compiled if c.path == path
+        )
         return analysis
 
     def close(self, uri: str) -> None:
         state = self.documents.pop(uri, None)
         if state is not None:
             state.generation += 1
-            if state.task is not None and not state.task.done():
-                state.task.cancel()
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-        )
+            for task in (state.task, state.verify_task):
+                if task is not None and not task.done():
+                    task.cancel()
+        self.index.set_open(convert.uri_to_path(uri), None)
+        if not self.pull:
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
+
+    def reanalyze_all(self) -> None:
+        for uri in list(self.documents):
+            state = self.documents[uri]
+            state.last = None  # config changed: the cached analysis no longer holds
+            self.schedule(uri, 0.0)
 
     def with_data(self, uri: str, sent: types.Diagnostic) -> types.Diagnostic:
         """`sent` as published, with its fixes: a client that drops `data` gets them back from
@@ -170,6 +263,135 @@ class TscheckLanguageServer(LanguageServer):
                 return published
         return sent
 
+    # -- verification ----------------------------------------------------------------------
+
+    def start_verification(self, uri: str) -> None:
+        state = self.documents.get(uri)
+        if state is None or not self.settings.verifying:
+            return
+        if state.verify_task is not None and not state.verify_task.done():
+            state.verify_task.cancel()
+        state.verify_task = asyncio.ensure_future(self._verify(uri, state.generation))
+
+    async def _verify(self, uri: str, generation: int) -> None:
+        analysis = await self.current_analysis(uri, generation)
+        if analysis is None or not analysis.parsed or analysis.verified:
+            return
+        roots = _root_names(analysis, convert.uri_to_path(uri))
+        if not roots:
+            return
+        token = await self.begin_progress(f"Verifying {', '.join(roots)} with TorchScript…")
+        loop = asyncio.get_running_loop()
+        message = "cancelled"
+        try:
+            future = loop.run_in_executor(
+                self.verifier, self.verify, uri, analysis, self.reporter(token, loop)
+            )
+            verified, message = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            message = "failed"
+            self.log(
+                f"tscheck: verification of {uri} failed:\n{traceback.format_exc()}",
+                types.MessageType.Error,
+            )
+            return
+        finally:
+            self.end_progress(token, message)
+        if verified is None or not self._is_current(uri, generation, analysis.version):
+            return  # the document changed while the compiler ran: the result is stale
+        state = self.documents[uri]
+        state.last = verified
+        self.publish(uri, verified)
+        if self.pull and self.refresh:
+            self.workspace_diagnostic_refresh(None)
+
+    def verify(
+        self, uri: str, analysis: Analysis, progress: Callable[[str], None]
+    ) -> tuple[Analysis | None, str]:
+        """Runs on the verifier thread: the real compiler on the analysed text."""
+        from tscheck.verify import FileToVerify, verify_project
+        from tscheck.verify.client import VerifierUnavailable
+
+        path = convert.uri_to_path(uri)
+        config = analysis.config
+        context = self.index.summaries(path, analysis.text, config)
+        summaries = {**context, path: summarize(path, analysis.module, analysis.text)}
+        try:
+            zygote = self.zygote_for(config)
+            diagnostics, summary = verify_project(
+                [FileToVerify(path, analysis.module, analysis.text)],
+                summaries,
+                analysis.result.diagnostics,
+                config,
+                zygote=zygote,
+                progress=lambda n, total, what: progress(f"{n}/{total}: {what}"),
+            )
+        except VerifierUnavailable as exc:
+            return None, f"verifier unavailable: {exc}"
+        mine: list[Diagnostic] = [d for d in diagnostics if d.path == path]
+        lsp = [convert.to_lsp(d, analysis.lines, uri, self.urls) for d in mine]
+        verified = dataclasses.replace(analysis, diagnostics=lsp, verified=True)
+        done = (
+            f"{summary.confirmed} confirmed, {summary.dropped} dropped, "
+            f"{summary.compiler_only} found by the compiler only"
+        )
+        return verified, done
+
+    def zygote_for(self, config: tsconfig.Config) -> Any:
+        from tscheck.verify.client import Zygote
+
+        key = (config.python, config.preload, self.settings.sandbox)
+        if self.zygote is not None and self.zygote_key != key:
+            self.zygote.close()
+            self.zygote = None
+        if self.zygote is None:
+            self.zygote = Zygote(
+                python=config.python or None,
+                preload=config.preload,
+                sandbox_mode=self.settings.sandbox,
+            )
+            self.zygote_key = key
+        return self.zygote
+
+    def stop_verifier(self) -> None:
+        def close() -> None:
+            if self.zygote is not None:
+                self.zygote.close()
+                self.zygote = None
+
+        self.verifier.submit(close)
+        self.verifier.shutdown(wait=False)
+
+    async def begin_progress(self, title: str) -> str | None:
+        if not self.shows_progress:
+            return None
+        token = f"tscheck-verify-{uuid.uuid4().hex[:8]}"
+        try:
+            await self.work_done_progress.create_async(token)
+        except Exception:
+            return None
+        self.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=title, cancellable=False)
+        )
+        return token
+
+    def reporter(self, token: str | None, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
+        def report(message: str) -> None:
+            if token is not None:
+                loop.call_soon_threadsafe(
+                    self.work_done_progress.report,
+                    token,
+                    types.WorkDoneProgressReport(message=message),
+                )
+
+        return report
+
+    def end_progress(self, token: str | None, message: str) -> None:
+        if token is not None:
+            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
+
     # -- hover -----------------------------------------------------------------------------
 
     def hover_text(self, analysis: Analysis, uri: str, pos: types.Position) -> str | None:
@@ -180,44 +402,24 @@ class TscheckLanguageServer(LanguageServer):
         column = convert.from_utf16(line, pos.character)
         if not match.start("name") <= column <= match.end("name"):
             return None
-        name = match.group("name")
-        number = pos.line + 1
         path = convert.uri_to_path(uri)
-        compiled = [c for c in analysis.result.compiled if c.path == path]
-        if line.lstrip().startswith("class"):
-            methods = sorted(
-                {c.info.name for c in compiled if c.owner is not None and c.owner.line == number}
-            )
-            if not methods:
-                return f"**{name}**: not compiled by TorchScript (tscheck found no root using it)"
-            listed = ", ".join(f"`{m}`" for m in methods)
-            return f"**{name}**: TorchScript compiles {len(methods)} of its methods: {listed}"
-        here = [c for c in compiled if c.info.line == number]
-        if not here:
-            return (
-                f"**{name}**: not compiled by TorchScript (not reachable from a scripting root, "
-                "or marked `@torch.jit.ignore` / `@torch.jit.unused`)"
-            )
-        parts = []
-        seen: set[tuple[str, str]] = set()
-        for c in here:
-            key = (c.info.qualname, c.mode)
-            if key in seen:
-                continue
-            seen.add(key)
-            what = "compiled" if c.mode == "compiled" else f"{c.mode} only (typed, not compiled)"
-            parts.append(
-                "\n".join(
-                    [
-                        f"**{c.info.qualname}**: {what} by TorchScript",
-                        "",
-                        "Why:",
-                        "",
-                        *convert.describe_chain(c.chain, path),
-                    ]
-                )
-            )
-        return "\n\n---\n\n".join(parts)
+        summary = summarize(path, analysis.module, analysis.text)
+        return hovers.describe(analysis.result, path, summary, match.group("name"), pos.line + 1)
+
+
+def _compiled_key(c: Compiled) -> tuple[str, str, tuple[Any, ...]]:
+    return (c.info.qualname, c.mode, c.chain)
+
+
+def _root_names(analysis: Analysis, path: str) -> list[str]:
+    """Top-level classes and functions of this file that scripting starts from."""
+    names = []
+    for c in analysis.result.compiled:
+        if c.path == path and len(c.chain) <= 1:
+            top = (c.owner.name if c.owner is not None else c.info.qualname).split(".")[0]
+            if top not in names:
+                names.append(top)
+    return names
 
 
 def create_server() -> TscheckLanguageServer:
@@ -225,11 +427,46 @@ def create_server() -> TscheckLanguageServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: TscheckLanguageServer, params: types.InitializeParams) -> None:
-        options = params.initialization_options
-        if isinstance(options, dict):
-            debounce = options.get("debounce")
-            if isinstance(debounce, (int, float)) and debounce >= 0:
-                ls.settings.debounce_s = float(debounce)
+        ls.settings, problems = update(ls.settings, params.initialization_options)
+        for problem in problems:
+            ls.log(f"tscheck: {problem}", types.MessageType.Warning)
+        caps = params.capabilities
+        text = caps.text_document
+        supports_pull = text is not None and text.diagnostic is not None
+        mode = ls.settings.diagnostic_mode
+        ls.pull = mode == "pull" or (mode == "auto" and supports_pull)
+        ls.shows_progress = bool(caps.window and caps.window.work_done_progress)
+        workspace = caps.workspace
+        ls.refresh = bool(
+            workspace and workspace.diagnostics and workspace.diagnostics.refresh_support
+        )
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: TscheckLanguageServer, params: types.InitializedParams) -> None:
+        # Ask to hear about Python files and pyproject.toml changing on disk, where the
+        # client lets servers register for that.
+        watched = ls.client_capabilities.workspace
+        dynamic = watched and watched.did_change_watched_files
+        if dynamic and dynamic.dynamic_registration:
+            watchers = [
+                types.FileSystemWatcher(glob_pattern="**/*.py"),
+                types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+            ]
+            registration = types.Registration(
+                id="tscheck-watch",
+                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=watchers),
+            )
+            try:
+                await ls.client_register_capability_async(
+                    types.RegistrationParams(registrations=[registration])
+                )
+            except Exception as exc:
+                ls.log(f"tscheck: cannot watch files: {exc}", types.MessageType.Warning)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: TscheckLanguageServer, params: None) -> None:
+        ls.stop_verifier()
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: TscheckLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -239,9 +476,54 @@ def create_server() -> TscheckLanguageServer:
     def did_change(ls: TscheckLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         ls.schedule(params.text_document.uri, ls.settings.debounce_s)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: TscheckLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        ls.index.invalidate()
+        if ls.settings.verify in ("onSave", "onIdle"):
+            ls.start_verification(params.text_document.uri)
+
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TscheckLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.close(params.text_document.uri)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(
+        ls: TscheckLanguageServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        ls.settings, problems = update(ls.settings, params.settings)
+        for problem in problems:
+            ls.log(f"tscheck: {problem}", types.MessageType.Warning)
+        ls.reanalyze_all()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(
+        ls: TscheckLanguageServer, params: types.DidChangeWatchedFilesParams
+    ) -> None:
+        ls.index.invalidate()
+        ls.reanalyze_all()  # a pyproject.toml, or a file another one's reach goes through
+
+    @server.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(
+            identifier="tscheck", inter_file_dependencies=True, workspace_diagnostics=False
+        ),
+    )
+    async def diagnostic(
+        ls: TscheckLanguageServer, params: types.DocumentDiagnosticParams
+    ) -> types.DocumentDiagnosticReport:
+        uri = params.text_document.uri
+        if uri in ls.workspace.text_documents:
+            ls.documents.setdefault(uri, DocumentState())
+        analysis = await ls.current_analysis(uri)
+        state = ls.documents.get(uri)
+        if analysis is None or state is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        result_id = f"{analysis.version}:{state.result_id}:{int(analysis.verified)}"
+        if params.previous_result_id == result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result_id)
+        return types.RelatedFullDocumentDiagnosticReport(
+            items=analysis.diagnostics, result_id=result_id
+        )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,

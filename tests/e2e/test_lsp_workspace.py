@@ -1,0 +1,283 @@
+"""The language server across files, with pull diagnostics, settings, watched files and the real
+verifier on save: pytest-lsp drives `python -m tscheck_server` over stdio, as an editor would."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "tscheck_server"])
+
+UTILS = """\
+import torch
+
+
+def scale(x: torch.Tensor) -> torch.Tensor:
+    f = lambda y: y * 2
+    return f(x)
+
+
+def unused_helper(x):
+    return (lambda y: y)(x)
+"""
+
+MODEL = """\
+import torch
+from torch import nn
+
+from .utils import scale
+
+
+class Net(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return scale(x)
+
+    @torch.jit.ignore
+    def debug(self, x: torch.Tensor) -> None:
+        print(x)
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.tscheck]\n", encoding="utf-8")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / "utils.py").write_text(UTILS, encoding="utf-8")
+    (package / "model.py").write_text(MODEL, encoding="utf-8")
+    return tmp_path
+
+
+def capabilities(*, pull: bool = False) -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        workspace=types.WorkspaceClientCapabilities(
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
+                dynamic_registration=True
+            ),
+            diagnostics=types.DiagnosticWorkspaceClientCapabilities(refresh_support=True),
+        ),
+        text_document=types.TextDocumentClientCapabilities(
+            diagnostic=types.DiagnosticClientCapabilities() if pull else None
+        ),
+    )
+
+
+async def start(
+    client: LanguageClient, workspace: Path, options: dict[str, Any], *, pull: bool = False
+) -> list[types.Registration]:
+    registrations: list[types.Registration] = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register(params: types.RegistrationParams) -> None:
+        registrations.extend(params.registrations)
+
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(pull=pull),
+            root_uri=workspace.as_uri(),
+            initialization_options=options,
+        )
+    )
+    return registrations
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def client(lsp_client: LanguageClient, workspace: Path) -> AsyncIterator[None]:
+    lsp_client.registrations = await start(lsp_client, workspace, {"debounce": 0.02})  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def pulling(lsp_client: LanguageClient, workspace: Path) -> AsyncIterator[None]:
+    await start(lsp_client, workspace, {"debounce": 0.02}, pull=True)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def verifying(lsp_client: LanguageClient, workspace: Path) -> AsyncIterator[None]:
+    await start(lsp_client, workspace, {"debounce": 0.02, "verify": "onSave"})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def published(client: LanguageClient, uri: str, version: int | None = None) -> list[Any]:
+    while True:
+        params = await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        if params.uri == uri and (version is None or params.version == version):
+            return list(params.diagnostics)
+
+
+def open_file(client: LanguageClient, path: Path, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="python", version=version, text=path.read_text()
+            )
+        )
+    )
+    return uri
+
+
+def replace_all(client: LanguageClient, uri: str, version: int, text: str) -> None:
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+async def test_helper_compiled_from_another_file_has_the_chain(
+    client: LanguageClient, workspace: Path
+) -> None:
+    """utils.py alone shows nothing to check; with the package around it, `scale` is compiled
+    because model.py's forward calls it, and the diagnostic says so."""
+    utils = workspace / "pkg" / "utils.py"
+    uri = open_file(client, utils)
+    diagnostics = await published(client, uri, 1)
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [("TS101", 4)]
+    chain = [info.message for info in diagnostics[0].related_information or []]
+    places = [info.location.uri for info in diagnostics[0].related_information or []]
+    assert any("Net.forward" in m for m in chain), chain
+    assert (workspace / "pkg" / "model.py").as_uri() in places
+
+    # Open model.py and stop calling scale: utils.py is analysed again, and is clean.
+    model = workspace / "pkg" / "model.py"
+    model_uri = open_file(client, model)
+    await published(client, model_uri, 1)
+    replace_all(client, model_uri, 2, MODEL.replace("return scale(x)", "return x"))
+    assert await published(client, uri) == []
+    # Call it again (unsaved text counts): the diagnostic comes back.
+    replace_all(client, model_uri, 3, MODEL)
+    again = await published(client, uri)
+    assert [(d.code, d.range.start.line) for d in again] == [("TS101", 4)]
+
+
+async def test_pull_diagnostics(pulling: LanguageClient, workspace: Path) -> None:
+    """A client that pulls gets no pushes; the report is full, then unchanged by result id."""
+    client = pulling
+    uri = open_file(client, workspace / "pkg" / "utils.py")
+    params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    report = await client.text_document_diagnostic_async(params)
+    assert isinstance(report, types.RelatedFullDocumentDiagnosticReport)
+    assert [d.code for d in report.items] == ["TS101"]
+    assert report.result_id
+    params.previous_result_id = report.result_id
+    again = await client.text_document_diagnostic_async(params)
+    assert isinstance(again, types.RelatedUnchangedDocumentDiagnosticReport)
+    replace_all(client, uri, 2, UTILS.replace("f = lambda y: y * 2\n    return f(x)", "return x"))
+    after = await client.text_document_diagnostic_async(params)
+    assert isinstance(after, types.RelatedFullDocumentDiagnosticReport) and not after.items
+    assert uri not in client.diagnostics  # nothing was pushed
+
+
+async def test_settings_and_watched_pyproject(client: LanguageClient, workspace: Path) -> None:
+    uri = open_file(client, workspace / "pkg" / "utils.py")
+    assert [d.code for d in await published(client, uri, 1)] == ["TS101"]
+    registrations = client.registrations  # type: ignore[attr-defined]
+    for _ in range(100):  # sent after `initialized`, in its own time
+        if registrations:
+            break
+        await asyncio.sleep(0.02)
+    assert [r.method for r in registrations] == [types.WORKSPACE_DID_CHANGE_WATCHED_FILES]
+
+    # Client settings override pyproject.toml; a bad value is reported and ignored.
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(
+            settings={"tscheck": {"severity": {"TS101": "warning"}, "verify": "sometimes"}}
+        )
+    )
+    (warned,) = await published(client, uri)
+    assert warned.severity == types.DiagnosticSeverity.Warning
+    assert any("'verify'" in m.message for m in client.log_messages)
+
+    # pyproject.toml changes on disk: the watched-files event reloads it.
+    (workspace / "pyproject.toml").write_text('[tool.tscheck]\nignore = ["TS101"]\n')
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[
+                types.FileEvent(
+                    uri=(workspace / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed
+                )
+            ]
+        )
+    )
+    assert await published(client, uri) == []
+
+
+async def test_hover_says_why_not_compiled(client: LanguageClient, workspace: Path) -> None:
+    uri = open_file(client, workspace / "pkg" / "model.py")
+    await published(client, uri, 1)
+    debug = MODEL.splitlines().index("    def debug(self, x: torch.Tensor) -> None:")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=debug, character=9),
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "not compiled" in hover.contents.value and "@torch.jit.ignore" in hover.contents.value
+
+    utils_uri = open_file(client, workspace / "pkg" / "utils.py")
+    await published(client, utils_uri, 1)
+    unused = UTILS.splitlines().index("def unused_helper(x):")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=utils_uri),
+            position=types.Position(line=unused, character=6),
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "no scripting root reaches it" in hover.contents.value
+
+
+BROKEN = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = lambda y: y + 1
+        return f(x) + self.other(x)
+
+    def other(self, x: torch.Tensor) -> torch.Tensor:
+        return x + "a"
+"""
+
+
+async def test_verification_on_save(verifying: LanguageClient, workspace: Path) -> None:
+    """On save the real compiler runs (sandboxed): the static TS101 is confirmed, the type error
+    no static rule knows becomes TS900, and the work shows as $/progress."""
+    client = verifying
+    path = workspace / "broken.py"
+    path.write_text(BROKEN, encoding="utf-8")
+    uri = open_file(client, path)
+    assert [d.code for d in await published(client, uri, 1)] == ["TS101"]
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    verified = await published(client, uri, 1)
+    assert [(d.code, d.range.start.line) for d in verified] == [("TS101", 6), ("TS900", 10)]
+    lambda_, compiler = verified
+    assert lambda_.message.endswith("(confirmed by torch.jit.script)")
+    assert lambda_.data["verification"] == "confirmed"
+    assert "torch.jit.script(Net) fails" in compiler.message
+    (reports,) = client.progress_reports.values()
+    kinds = [type(r).__name__ for r in reports]
+    assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
+    assert "Verifying Net" in reports[0].title
+    assert "1 confirmed" in (reports[-1].message or "")
