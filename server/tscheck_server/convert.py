@@ -250,6 +250,8 @@ def fix_all_action(diagnostics: Iterable[types.Diagnostic], uri: str) -> types.C
             ]
         except (KeyError, TypeError, ValueError):
             continue
+        # An edit another fix already makes (the same `import torch`) is shared, not a clash.
+        edits = [e for e in edits if e not in taken]
         if any(_strictly_overlap(e.range, t.range) for e in edits for t in taken):
             continue
         taken.extend(edits)

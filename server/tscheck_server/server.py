@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import gc
 import logging
 import re
 import traceback
@@ -87,6 +88,7 @@ class TscheckLanguageServer(LanguageServer):
         self.verifier = concurrent.futures.ThreadPoolExecutor(1, "tscheck-verify")
         self.zygote: Any = None
         self.zygote_key: tuple[str, tuple[str, ...], str] | None = None
+        self.frozen = False
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -222,6 +224,11 @@ class TscheckLanguageServer(LanguageServer):
             return None
         for warning in analysis.warnings:
             self.log(f"tscheck: {warning}", types.MessageType.Warning)
+        if not self.frozen:
+            # libcst, the rules and their tables are loaded now and live as long as we do:
+            # out of the collector's sight, full collections stay short while typing.
+            gc.freeze()
+            self.frozen = True
         if not self._is_current(uri, generation, version):
             return None  # stale: a newer edit (or a close) superseded it
         state.last = analysis
@@ -392,6 +399,53 @@ class TscheckLanguageServer(LanguageServer):
         if token is not None:
             self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
 
+    # -- Show TorchScript code --------------------------------------------------------------
+
+    def code_lenses(self, uri: str, analysis: Analysis) -> list[types.CodeLens]:
+        if not self.settings.trusted:
+            return []  # showing the code runs the user's code (sandboxed): not untrusted
+        lenses = []
+        for name, line in _roots(analysis, convert.uri_to_path(uri)).items():
+            at = types.Range(
+                start=types.Position(line=line - 1, character=0),
+                end=types.Position(line=line - 1, character=0),
+            )
+            for what, title in (("code", "Show TorchScript code"), ("graph", "graph")):
+                lenses.append(
+                    types.CodeLens(
+                        range=at,
+                        command=types.Command(
+                            title=title, command=SHOW_COMMAND, arguments=[uri, name, what]
+                        ),
+                    )
+                )
+        return lenses
+
+    def show(self, uri: str, root: str, what: str, text: str, config: tsconfig.Config) -> Any:
+        """Runs on the verifier thread: the scripted root's code (or graph), from the text the
+        editor has now."""
+        from tscheck.verify import package_root
+        from tscheck.verify.client import VerifierUnavailable
+        from tscheck.verify.show import show_root
+
+        path = convert.uri_to_path(uri)
+        module = self.index.module_name(path)
+        factory = dict(config.factories).get(f"{config.relative(path)}:{root}")
+        try:
+            return show_root(
+                self.zygote_for(config),
+                path,
+                module,
+                (package_root(path, module),),
+                root,
+                text=text,
+                what=what,
+                factory=factory,
+                timeout_s=config.timeout_s,
+            )
+        except VerifierUnavailable as exc:
+            return f"verifier unavailable: {exc}"
+
     # -- hover -----------------------------------------------------------------------------
 
     def hover_text(self, analysis: Analysis, uri: str, pos: types.Position) -> str | None:
@@ -407,19 +461,41 @@ class TscheckLanguageServer(LanguageServer):
         return hovers.describe(analysis.result, path, summary, match.group("name"), pos.line + 1)
 
 
+def write_shown(source: str, root: str, what: str, text: str) -> Path:
+    """The shown code as a read-only file in a private temp folder, named after its source:
+    `model.Net.torchscript.py` (Python-like highlighting) or `model.Net.graph.txt`."""
+    import os
+    import tempfile
+
+    folder = Path(tempfile.gettempdir()) / f"tscheck-torchscript-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    suffix = "torchscript.py" if what == "code" else "graph.txt"
+    target = folder / f"{Path(source).stem}.{root}.{suffix}"
+    if target.exists():
+        target.chmod(0o600)
+    target.write_text(text, encoding="utf-8")
+    target.chmod(0o400)  # read-only: edits there change nothing
+    return target
+
+
 def _compiled_key(c: Compiled) -> tuple[str, str, tuple[Any, ...]]:
     return (c.info.qualname, c.mode, c.chain)
 
 
 def _root_names(analysis: Analysis, path: str) -> list[str]:
     """Top-level classes and functions of this file that scripting starts from."""
-    names = []
+    return list(_roots(analysis, path))
+
+
+def _roots(analysis: Analysis, path: str) -> dict[str, int]:
+    """Root name -> its 1-based line: the first link of a why-chain is the root."""
+    found: dict[str, int] = {}
     for c in analysis.result.compiled:
-        if c.path == path and len(c.chain) <= 1:
-            top = (c.owner.name if c.owner is not None else c.info.qualname).split(".")[0]
-            if top not in names:
-                names.append(top)
-    return names
+        if c.chain and c.chain[0].path == path:
+            name = c.chain[0].function
+            if name and "." not in name and name not in found:
+                found[name] = c.chain[0].line
+    return found
 
 
 def create_server() -> TscheckLanguageServer:
@@ -562,6 +638,69 @@ def create_server() -> TscheckLanguageServer:
                 if fix_all is not None:
                     fixes.append(fix_all)
         return [*fixes, *ignores]
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
+    async def code_lens(
+        ls: TscheckLanguageServer, params: types.CodeLensParams
+    ) -> list[types.CodeLens]:
+        uri = params.text_document.uri
+        if uri in ls.workspace.text_documents:
+            ls.documents.setdefault(uri, DocumentState())
+        analysis = await ls.current_analysis(uri)
+        return [] if analysis is None else ls.code_lenses(uri, analysis)
+
+    @server.command(SHOW_COMMAND)
+    async def show_torchscript(ls: TscheckLanguageServer, *args: Any) -> dict[str, Any]:
+        """Arguments: uri, root name, "code" | "graph". Answers {root, what, text, verdict,
+        message, uri}; the text is also opened with window/showDocument (a read-only file)
+        unless the client said it shows it itself (initializationOptions showDocument: false)."""
+        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+        if len(values) < 2 or not all(isinstance(v, str) for v in values[:3]):
+            return {"error": f"{SHOW_COMMAND} expects [uri, root, 'code' | 'graph']"}
+        uri, root = values[0], values[1]
+        what = values[2] if len(values) > 2 and values[2] in ("code", "graph") else "code"
+        if not ls.settings.trusted:
+            return {"error": "the workspace is not trusted: tscheck runs no code in it"}
+        document = ls.workspace.text_documents.get(uri)
+        if document is None:
+            return {"error": f"{uri} is not open"}
+        config, _ = ls.load_config(convert.uri_to_path(uri))
+        loop = asyncio.get_running_loop()
+        token = await ls.begin_progress(f"Scripting {root} with TorchScript…")
+        try:
+            shown = await loop.run_in_executor(
+                ls.verifier, ls.show, uri, root, what, document.source, config
+            )
+        finally:
+            ls.end_progress(token, "done")
+        if isinstance(shown, str):
+            return {"error": shown}
+        answer = {
+            "root": shown.root,
+            "what": shown.what,
+            "text": shown.text,
+            "verdict": shown.verdict,
+            "message": shown.message,
+            "uri": None,
+        }
+        if not shown.text:
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    type=types.MessageType.Warning,
+                    message=f"tscheck: {root} does not script: {shown.message}",
+                )
+            )
+            return answer
+        if ls.settings.show_document:
+            target = write_shown(convert.uri_to_path(uri), root, what, shown.text)
+            answer["uri"] = target.as_uri()
+            try:
+                await ls.window_show_document_async(
+                    types.ShowDocumentParams(uri=answer["uri"], take_focus=True)
+                )
+            except Exception as exc:  # a client without showDocument still gets the text
+                ls.log(f"tscheck: cannot open {target}: {exc}", types.MessageType.Warning)
+        return answer
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: TscheckLanguageServer, params: types.HoverParams) -> types.Hover | None:

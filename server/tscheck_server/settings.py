@@ -4,7 +4,7 @@ Both carry the same JSON object (under a "tscheck" key or bare), for example:
 
     {"debounce": 0.2, "verify": "onSave", "python": "/venv/bin/python", "sandbox": "auto",
      "select": ["TS1"], "ignore": ["TS130"], "severity": {"TS3": "warning"}, "trusted": true,
-     "diagnosticMode": "auto", "idleDelay": 1.5}
+     "diagnosticMode": "auto", "idleDelay": 1.5, "showDocument": true}
 
 They override `[tool.tscheck]` in the workspace's pyproject.toml. A bad value is reported (a
 warning naming the key) and the old value kept: a typo must not switch checking off.
@@ -40,6 +40,7 @@ class Settings:
     ignore: tuple[str, ...] | None = None
     severity: tuple[tuple[str, Severity], ...] = ()
     diagnostic_mode: str = "auto"  # "auto": pull when the client supports it, else push
+    show_document: bool = True  # open shown TorchScript code with window/showDocument
 
     def apply(self, config: Config) -> Config:
         """`config` (from pyproject.toml) with these settings on top."""
@@ -109,12 +110,14 @@ def update(settings: Settings, raw: object) -> tuple[Settings, list[str]]:
             changes["python"] = python
         else:
             problems.append(f"setting 'python': expected a path, got {python!r}")
-    trusted = raw.get("trusted")
-    if trusted is not None:
-        if isinstance(trusted, bool):
-            changes["trusted"] = trusted
+    for key, field in (("trusted", "trusted"), ("showDocument", "show_document")):
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            changes[field] = value
         else:
-            problems.append(f"setting 'trusted': expected true or false, got {trusted!r}")
+            problems.append(f"setting {key!r}: expected true or false, got {value!r}")
     severity = raw.get("severity")
     if severity is not None:
         parsed = _severity(severity)

@@ -252,8 +252,9 @@ from torch import nn
 class Net(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = lambda y: y + 1
-        return f(x) + self.other(x)
+        return f(x)
 
+    @torch.jit.export
     def other(self, x: torch.Tensor) -> torch.Tensor:
         return x + "a"
 """
@@ -271,7 +272,7 @@ async def test_verification_on_save(verifying: LanguageClient, workspace: Path) 
         types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
     )
     verified = await published(client, uri, 1)
-    assert [(d.code, d.range.start.line) for d in verified] == [("TS101", 6), ("TS900", 10)]
+    assert [(d.code, d.range.start.line) for d in verified] == [("TS101", 6), ("TS900", 11)]
     lambda_, compiler = verified
     assert lambda_.message.endswith("(confirmed by torch.jit.script)")
     assert lambda_.data["verification"] == "confirmed"
@@ -281,3 +282,48 @@ async def test_verification_on_save(verifying: LanguageClient, workspace: Path) 
     assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd", kinds
     assert "Verifying Net" in reports[0].title
     assert "1 confirmed" in (reports[-1].message or "")
+
+
+async def test_show_torchscript_code(client: LanguageClient, workspace: Path) -> None:
+    """A code lens on each root runs the real compiler (sandboxed) on the editor's text and
+    opens the scripted code read-only; a root that does not script says why."""
+    clean = UTILS.replace("f = lambda y: y * 2\n    return f(x)", "return x * 2")
+    (workspace / "pkg" / "utils.py").write_text(clean, encoding="utf-8")
+    model = workspace / "pkg" / "model.py"
+    uri = open_file(client, model)
+    await published(client, uri, 1)
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert lenses is not None
+    titled = {(lens.command.title, lens.range.start.line) for lens in lenses if lens.command}
+    net = MODEL.splitlines().index("class Net(nn.Module):")
+    assert titled == {("Show TorchScript code", net), ("graph", net)}
+    (code_lens,) = [lens for lens in lenses if lens.command and lens.command.title != "graph"]
+    assert code_lens.command is not None
+    # Unsaved text is what gets scripted: forward now triples its input before scale().
+    replace_all(client, uri, 2, MODEL.replace("return scale(x)", "return scale(x * 3)"))
+    await published(client, uri, 2)
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command=code_lens.command.command, arguments=code_lens.command.arguments
+        )
+    )
+    assert result["verdict"] == "ok", result
+    assert "def forward(self" in result["text"] and "torch.mul(x, 3)" in result["text"]
+    (shown,) = client.shown_documents
+    assert shown.uri == result["uri"]
+    opened = Path(shown.uri.removeprefix("file://"))
+    assert opened.read_text() == result["text"]
+    assert not opened.stat().st_mode & 0o222  # read-only
+
+    broken = MODEL.replace("return scale(x)", "return (lambda y: y)(x)")
+    replace_all(client, uri, 3, broken)
+    await published(client, uri, 3)
+    failed = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command=code_lens.command.command, arguments=[uri, "Net", "code"]
+        )
+    )
+    assert failed["verdict"] == "compile_error" and failed["text"] == "", failed
+    assert "lambda" in failed["message"].lower()
