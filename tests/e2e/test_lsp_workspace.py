@@ -327,3 +327,33 @@ async def test_show_torchscript_code(client: LanguageClient, workspace: Path) ->
     )
     assert failed["verdict"] == "compile_error" and failed["text"] == "", failed
     assert "lambda" in failed["message"].lower()
+
+
+@pytest_lsp.fixture(config=SERVER)
+async def untrusted(lsp_client: LanguageClient, workspace: Path) -> AsyncIterator[None]:
+    await start(lsp_client, workspace, {"debounce": 0.02, "verify": "onSave", "trusted": False})
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_untrusted_workspace_runs_no_code(untrusted: LanguageClient, workspace: Path) -> None:
+    """Static analysis only: no verification on save, no code lens, the command refuses."""
+    client = untrusted
+    path = workspace / "broken.py"
+    path.write_text(BROKEN, encoding="utf-8")
+    uri = open_file(client, path)
+    assert [d.code for d in await published(client, uri, 1)] == ["TS101"]
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert not lenses
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    refused = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tscheck.showTorchScript", arguments=[uri, "Net"])
+    )
+    assert "not trusted" in refused["error"]
+    await asyncio.sleep(1.0)  # a verification would have published by now
+    assert not client.progress_reports
+    assert [d.code for d in client.diagnostics[uri]] == ["TS101"]
