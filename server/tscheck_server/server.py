@@ -39,6 +39,7 @@ from tscheck_server.workspace import ContextIndex
 log = logging.getLogger(__name__)
 
 SHOW_COMMAND = "tscheck.showTorchScript"
+VERIFY_COMMAND = "tscheck.verifyFile"
 DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s+(?P<name>[A-Za-z_]\w*)")
 
 
@@ -272,9 +273,11 @@ class TscheckLanguageServer(LanguageServer):
 
     # -- verification ----------------------------------------------------------------------
 
-    def start_verification(self, uri: str) -> None:
+    def start_verification(self, uri: str, *, forced: bool = False) -> None:
         state = self.documents.get(uri)
-        if state is None or not self.settings.verifying:
+        if state is None or not self.settings.trusted:
+            return
+        if not (forced or self.settings.verifying):
             return
         if state.verify_task is not None and not state.verify_task.done():
             state.verify_task.cancel()
@@ -306,7 +309,10 @@ class TscheckLanguageServer(LanguageServer):
             return
         finally:
             self.end_progress(token, message)
-        if verified is None or not self._is_current(uri, generation, analysis.version):
+        if verified is None:
+            self.log(f"tscheck: cannot verify {uri}: {message}", types.MessageType.Warning)
+            return
+        if not self._is_current(uri, generation, analysis.version):
             return  # the document changed while the compiler ran: the result is stale
         state = self.documents[uri]
         state.last = verified
@@ -701,6 +707,22 @@ def create_server() -> TscheckLanguageServer:
             except Exception as exc:  # a client without showDocument still gets the text
                 ls.log(f"tscheck: cannot open {target}: {exc}", types.MessageType.Warning)
         return answer
+
+    @server.command(VERIFY_COMMAND)
+    async def verify_file(ls: TscheckLanguageServer, *args: Any) -> dict[str, Any]:
+        """Arguments: uri. Verifies the document now, whatever the `verify` setting (not in
+        an untrusted workspace); the result arrives as republished diagnostics."""
+        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+        if not values or not isinstance(values[0], str):
+            return {"error": f"{VERIFY_COMMAND} expects [uri]"}
+        if not ls.settings.trusted:
+            return {"error": "the workspace is not trusted: tscheck runs no code in it"}
+        uri = values[0]
+        if uri not in ls.workspace.text_documents:
+            return {"error": f"{uri} is not open"}
+        ls.documents.setdefault(uri, DocumentState())
+        ls.start_verification(uri, forced=True)
+        return {"started": True}
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: TscheckLanguageServer, params: types.HoverParams) -> types.Hover | None:

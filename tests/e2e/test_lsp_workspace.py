@@ -357,3 +357,17 @@ async def test_untrusted_workspace_runs_no_code(untrusted: LanguageClient, works
     await asyncio.sleep(1.0)  # a verification would have published by now
     assert not client.progress_reports
     assert [d.code for d in client.diagnostics[uri]] == ["TS101"]
+
+
+async def test_verify_file_command(client: LanguageClient, workspace: Path) -> None:
+    """With verification off, the command verifies the document once, on demand."""
+    path = workspace / "broken.py"
+    path.write_text(BROKEN, encoding="utf-8")
+    uri = open_file(client, path)
+    assert [d.code for d in await published(client, uri, 1)] == ["TS101"]
+    started = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tscheck.verifyFile", arguments=[uri])
+    )
+    assert started == {"started": True}
+    verified = await published(client, uri, 1)
+    assert [d.code for d in verified] == ["TS101", "TS900"]
