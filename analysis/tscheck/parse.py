@@ -93,7 +93,9 @@ def _is_keyword_start(line: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
+# Bounded for a language server: every edit adds the edited block's tree (tens of KB for a
+# class); 512 blocks cover a large file's compiled blocks and the blocks of a few open files.
+@functools.lru_cache(maxsize=512)
 def parse_block(text: str) -> cst.Module:
     """Parse one block; raises libcst.ParserSyntaxError."""
     return cst.parse_module(text)

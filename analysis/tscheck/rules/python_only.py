@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ import libcst as cst
 
 from tscheck.index import FileSummary, dotted_name
 from tscheck.parse import split_blocks
+from tscheck.reach import Project
 from tscheck.rules.base import FunctionContext, dotted
 
 # Modules whose every function is plain Python or C that TorchScript cannot compile:
@@ -493,21 +495,32 @@ class FileFacts:
         return self._globals
 
 
-_facts_cache: dict[int, tuple[FileSummary, str, FileFacts]] = {}
+# Per file of the run being checked: (project, summary, text, facts). The project is held
+# weakly (the facts' qualify closure too), so that a language server's old projects die with
+# their run; the bound keeps a few files' facts (one may hold a whole file's ast).
+_facts_cache: dict[int, tuple[weakref.ReferenceType[Project], FileSummary, str, FileFacts]] = {}
+_FACTS_CACHE_SIZE = 8
 
 
 def file_facts(ctx: FunctionContext) -> FileFacts:
     summary = ctx.summary
     text = ctx.blocks.text
-    hit = _facts_cache.get(id(summary))
-    if hit is not None and hit[0] is summary and hit[1] is text:
-        return hit[2]
     project = ctx.project
-    facts = FileFacts(summary, text, lambda d: project.qualify(summary, d))
-    if len(_facts_cache) > 64:
+    hit = _facts_cache.get(id(summary))
+    if hit is not None and hit[0]() is project and hit[1] is summary and hit[2] is text:
+        return hit[3]
+    ref = weakref.ref(project)
+    facts = FileFacts(summary, text, lambda d: _alive(ref).qualify(summary, d))
+    if len(_facts_cache) >= _FACTS_CACHE_SIZE:
         _facts_cache.clear()
-    _facts_cache[id(summary)] = (summary, text, facts)
+    _facts_cache[id(summary)] = (ref, summary, text, facts)
     return facts
+
+
+def _alive(ref: weakref.ReferenceType[Project]) -> Project:
+    project = ref()
+    assert project is not None, "file facts outlived their project"
+    return project
 
 
 def _python_only_callee(value: ast.expr | None, imports: dict[str, str], qualify: Qualify) -> str:
@@ -776,7 +789,7 @@ def numpy_method_receiver(func: cst.Attribute, ctx: FunctionContext) -> bool:
 def _project_defines_method(ctx: FunctionContext, name: str) -> bool:
     key = (id(ctx.project), name)
     hit = _method_cache.get(key)
-    if hit is not None and hit[0] is ctx.project:
+    if hit is not None and hit[0]() is ctx.project:
         return hit[1]
     found = any(
         cls.method(name) is not None
@@ -785,11 +798,12 @@ def _project_defines_method(ctx: FunctionContext, name: str) -> bool:
     )
     if len(_method_cache) > 64:
         _method_cache.clear()
-    _method_cache[key] = (ctx.project, found)
+    _method_cache[key] = (weakref.ref(ctx.project), found)
     return found
 
 
-_method_cache: dict[tuple[int, str], tuple[object, bool]] = {}
+# The project is held weakly: a language server's old projects must die with their run.
+_method_cache: dict[tuple[int, str], tuple[weakref.ReferenceType[Project], bool]] = {}
 
 
 def project_defines_method(ctx: FunctionContext, name: str) -> bool:

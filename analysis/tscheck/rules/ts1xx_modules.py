@@ -70,7 +70,9 @@ class _Init:
 
 @dataclass
 class _Facts:
-    project: Project
+    # A weak reference: _CACHE holds facts under their project as a weak key, and a strong
+    # reference from the value would keep every project (and its summaries) alive forever.
+    project_ref: weakref.ReferenceType[Project]
     classes: list[tuple[FileSummary, ClassInfo]]  # the MRO
     module: bool  # an nn.Module subclass
     # Every base outside the project is nn.Module (or object): no attribute is hidden in a
@@ -119,6 +121,12 @@ class _Facts:
         if target and _is_module_class(self.project, target):
             return target
         return None
+
+    @property
+    def project(self) -> Project:
+        project = self.project_ref()
+        assert project is not None, "facts outlived their project"
+        return project
 
 
 def _outer_call(init: _Init) -> str | None:
@@ -180,7 +188,7 @@ def _gather(project: Project, context: str) -> _Facts:
             q = project.qualify(summary, base)
             if q not in _MODULE_BASES and project.lookup_class(q) is None:
                 closed = False
-    facts = _Facts(project, mro, project.is_module_class(context), closed)
+    facts = _Facts(weakref.ref(project), mro, project.is_module_class(context), closed)
     for summary, cls in mro:
         for attr in cls.init_attrs:
             facts.inits.setdefault(attr.attr, []).append(_Init(summary, cls, attr))

@@ -10,12 +10,14 @@ helper out of compilation with `@torch.jit.unused` (when its calls only run unde
 from __future__ import annotations
 
 import ast
+import weakref
 from collections.abc import Iterator
 
 import libcst as cst
 
 from tscheck.index import is_scripting_test
 from tscheck.model import Family, Fix, Range, TextEdit
+from tscheck.reach import Project
 from tscheck.rules.base import FunctionContext, Rule, ex
 from tscheck.rules.python_only import (
     file_facts,
@@ -265,12 +267,13 @@ class M(nn.Module):
     def __init__(self) -> None:
         # One answer per helper for the project being checked (a helper often has several
         # Python-only calls); a new project starts afresh.
-        self._memo_project: object = None
+        # Held weakly, so that the rule does not keep the last project alive.
+        self._memo_project: weakref.ReferenceType[Project] | None = None
         self._memo: dict[tuple[str, str], bool] = {}
 
     def _guarded(self, ctx: FunctionContext) -> bool:
-        if self._memo_project is not ctx.project:
-            self._memo_project, self._memo = ctx.project, {}
+        if self._memo_project is None or self._memo_project() is not ctx.project:
+            self._memo_project, self._memo = weakref.ref(ctx.project), {}
         key = (ctx.summary.path, ctx.qualname)
         if key not in self._memo:
             self._memo[key] = _calls_all_guarded(ctx)
