@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import libcst as cst
 
 from tscheck.config import DEFAULT, Config
+from tscheck.incremental import AnalysisCache, FunctionCache, project_key
 from tscheck.index import FileSummary, summarize
 from tscheck.model import Diagnostic, Family, RuleInfo, Severity
-from tscheck.parse import ParsedBlocks, source_lines
+from tscheck.parse import ParsedBlocks, Reads, source_lines
 from tscheck.reach import (
     Compiled,
     Project,
@@ -29,7 +30,7 @@ from tscheck.reach import (
 )
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
-from tscheck.walk import dispatch_for, walk_function
+from tscheck.walk import Dispatch, dispatch_for, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
 SYNTAX_ERROR = "TS001"
@@ -159,21 +160,38 @@ def check(
     *,
     context: Sequence[SourceFile] = (),
     summaries: dict[str, FileSummary] | None = None,
+    cache: AnalysisCache | None = None,
 ) -> Result:
-    """Check `files`; `context` files are indexed for reach but not reported on."""
+    """Check `files`; `context` files are indexed for reach but not reported on.
+
+    `cache` (an `incremental.AnalysisCache` the caller keeps between calls, e.g. one per
+    language server) makes a re-check after a small edit reuse what the edit cannot change;
+    the result is the same as without it."""
     summaries = dict(summaries or {})
     for f in [*files, *context]:
         if f.path not in summaries:
-            summaries[f.path] = summarize(f.path, f.module or module_name_guess(f.path), f.text)
+            module = f.module or module_name_guess(f.path)
+            if cache is not None:
+                summaries[f.path] = cache.summarize(f.path, module, f.text)
+            else:
+                summaries[f.path] = summarize(f.path, module, f.text)
     project = Project(summaries.values())
-    compiled = compiled_set(project, _roots(project, config))
-    by_path = by_file(compiled.values())
     rules = active_rules(config)
+    compiled = cache.compiled(project.files.values(), config) if cache is not None else None
+    if compiled is None:
+        compiled = compiled_set(project, _roots(project, config))
+        if cache is not None:
+            cache.keep_compiled(list(project.files.values()), config, compiled)
+    by_path = by_file(compiled.values())
+    key = project_key(summaries, config, rules) if cache is not None else ()
     diagnostics: list[Diagnostic] = []
     errors: list[str] = []
     for f in files:
         summary = summaries[f.path]
-        findings, crashed = analyze_file(project, summary, f.text, by_path.get(f.path, []), rules)
+        functions = cache.findings_for(f.path, key) if cache is not None else None
+        findings, crashed = analyze_file(
+            project, summary, f.text, by_path.get(f.path, []), rules, cache=functions
+        )
         errors.extend(crashed)
         diagnostics.extend(finish(f, summary, findings, config))
     diagnostics.sort(key=lambda d: d.sort_key)
@@ -192,9 +210,15 @@ def by_file(compiled: Iterable[Compiled]) -> dict[str, list[Compiled]]:
     return out
 
 
-def check_source(path: str, text: str, config: Config = DEFAULT, module: str = "") -> Result:
+def check_source(
+    path: str,
+    text: str,
+    config: Config = DEFAULT,
+    module: str = "",
+    cache: AnalysisCache | None = None,
+) -> Result:
     """One file on its own (stdin, editors, tests)."""
-    return check([SourceFile(path, module, text)], config)
+    return check([SourceFile(path, module, text)], config, cache=cache)
 
 
 def module_name_guess(path: str) -> str:
@@ -246,8 +270,13 @@ def analyze_file(
     text: str,
     compiled: Sequence[Compiled],
     rules: Sequence[Rule],
+    *,
+    cache: FunctionCache | None = None,
 ) -> tuple[list[Finding], list[str]]:
-    """Run rules over one file's compiled functions; returns findings and rule crashes."""
+    """Run rules over one file's compiled functions; returns findings and rule crashes.
+
+    With `cache`, a function whose findings are known for the same entry and the same text
+    read (see `incremental`) is not analysed again; the text its rules read is recorded."""
     if summary.syntax_error is not None or not compiled:
         return [], []
     blocks = ParsedBlocks(text)
@@ -255,36 +284,35 @@ def analyze_file(
     errors: list[str] = []
     dispatch = dispatch_for(rules)
     for c in sorted(compiled, key=lambda c: c.info.line):
+        if cache is not None:
+            known = cache.get(c, blocks)
+            if known is not None:
+                findings.extend(known.findings)
+                errors.extend(known.errors)
+                continue
+            blocks.reads = Reads()
+            first_finding, first_error = len(findings), len(errors)
         try:
             module, start = blocks.module_for_line(c.info.line)
         except cst.ParserSyntaxError as exc:  # ast accepted it but libcst did not
             errors.append(f"{summary.path}: libcst cannot parse this file: {exc.message}")
+            blocks.reads = None
             return findings, errors
-        node = find_def(module, c.info.qualname, c.info.ordinal)
-        if node is None:
-            errors.append(f"{summary.path}:{c.info.line}: cannot locate {c.info.qualname}")
-            continue
-        ctx = FunctionContext(
-            project=project,
-            summary=summary,
-            compiled=c,
-            node=node,
-            module=module,
-            start_line=start,
-            blocks=blocks,
-            findings=findings,
-        )
-        hook = "check_function" if c.mode == "compiled" else "check_signature"
-        for rule in rules:
-            if not _overrides(rule, hook):
-                continue
-            ctx.rule_code = rule.code
+        if cache is not None:
             try:
-                getattr(rule, hook)(ctx)
-            except Exception as exc:  # a rule's bug must not cost the other rules
-                errors.append(_crash(rule.code, summary.path, c.info.line, exc))
-        if c.mode == "compiled":
-            errors.extend(walk_function(node, ctx, dispatch))
+                _analyze_function(
+                    c, summary, project, module, start, blocks, findings, errors, rules, dispatch
+                )
+            finally:
+                reads, blocks.reads = blocks.reads, None
+            assert reads is not None
+            cache.put(c, reads, findings[first_finding:], errors[first_error:])
+        else:
+            _analyze_function(
+                c, summary, project, module, start, blocks, findings, errors, rules, dispatch
+            )
+    if cache is not None:
+        cache.done()
     for rule in rules:
         if not _overrides(rule, "check_file"):
             continue
@@ -295,6 +323,46 @@ def analyze_file(
         except Exception as exc:
             errors.append(_crash(rule.code, summary.path, 1, exc))
     return findings, errors
+
+
+def _analyze_function(
+    c: Compiled,
+    summary: FileSummary,
+    project: Project,
+    module: cst.Module,
+    start: int,
+    blocks: ParsedBlocks,
+    findings: list[Finding],
+    errors: list[str],
+    rules: Sequence[Rule],
+    dispatch: Dispatch,
+) -> None:
+    """The rules on one compiled function: its hooks, then one walk for every visitor."""
+    node = find_def(module, c.info.qualname, c.info.ordinal)
+    if node is None:
+        errors.append(f"{summary.path}:{c.info.line}: cannot locate {c.info.qualname}")
+        return
+    ctx = FunctionContext(
+        project=project,
+        summary=summary,
+        compiled=c,
+        node=node,
+        module=module,
+        start_line=start,
+        blocks=blocks,
+        findings=findings,
+    )
+    hook = "check_function" if c.mode == "compiled" else "check_signature"
+    for rule in rules:
+        if not _overrides(rule, hook):
+            continue
+        ctx.rule_code = rule.code
+        try:
+            getattr(rule, hook)(ctx)
+        except Exception as exc:  # a rule's bug must not cost the other rules
+            errors.append(_crash(rule.code, summary.path, c.info.line, exc))
+    if c.mode == "compiled":
+        errors.extend(walk_function(node, ctx, dispatch))
 
 
 def _overrides(rule: Rule, hook: str) -> bool:

@@ -251,8 +251,20 @@ class _Indexer:
     # -- file ----------------------------------------------------------------------------
 
     def file(self, path: str, tree: ast.Module, jit_lines: frozenset[int]) -> FileSummary:
+        global_names = self.bind(tree.body)
+        return self.assemble(
+            path,
+            self.definitions(tree.body),
+            global_names,
+            # Most files never mention torch.jit: skip the scan of every scope.
+            tuple(self.jit_sites(tree, jit_lines)) if jit_lines else (),
+        )
+
+    def bind(self, body: Sequence[ast.stmt]) -> list[str]:
+        """The first pass: imports and module-level names (what `resolve` needs); returns the
+        names bound by module-level assignments, in order, repeats included."""
         global_names: list[str] = []
-        for stmt in _module_level(tree.body):
+        for stmt in _module_level(body):
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 self._import(stmt)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -263,23 +275,40 @@ class _Indexer:
                     for name in _bound_names(t):
                         global_names.append(name)
                         self.local_defs.add(name)
+        return global_names
+
+    def definitions(self, body: Sequence[ast.stmt]) -> list[FunctionInfo | ClassInfo]:
+        """The second pass: module-level functions (ordinal 0) and classes, in order."""
+        out: list[FunctionInfo | ClassInfo] = []
+        for stmt in _module_level(body):
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out.append(self.function(stmt, stmt.name))
+            elif isinstance(stmt, ast.ClassDef):
+                out.append(self.cls(stmt))
+        return out
+
+    def assemble(
+        self,
+        path: str,
+        definitions: Sequence[FunctionInfo | ClassInfo],
+        global_names: Sequence[str],
+        jit_sites: tuple[JitSite, ...],
+    ) -> FileSummary:
         functions: list[FunctionInfo] = []
         classes: list[ClassInfo] = []
-        for stmt in _module_level(tree.body):
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                fn = self.function(stmt, stmt.name)
-                ordinal = sum(1 for f in functions if f.name == stmt.name)
-                functions.append(dataclasses.replace(fn, ordinal=ordinal) if ordinal else fn)
-            elif isinstance(stmt, ast.ClassDef):
-                classes.append(self.cls(stmt))
+        for item in definitions:
+            if isinstance(item, FunctionInfo):
+                ordinal = sum(1 for f in functions if f.name == item.name)
+                functions.append(dataclasses.replace(item, ordinal=ordinal) if ordinal else item)
+            else:
+                classes.append(item)
         return FileSummary(
             path=path,
             module=self.module,
             imports=tuple(sorted(self.imports.items())),
             functions=tuple(functions),
             classes=tuple(classes),
-            # Most files never mention torch.jit: skip the scan of every scope.
-            jit_sites=tuple(self.jit_sites(tree, jit_lines)) if jit_lines else (),
+            jit_sites=jit_sites,
             global_names=tuple(dict.fromkeys(global_names)),
         )
 
@@ -452,19 +481,14 @@ class _Indexer:
     def jit_sites(self, tree: ast.Module, jit_lines: frozenset[int]) -> Iterator[JitSite]:
         """torch.jit.script/trace/save calls, resolving variables assigned in the same scope.
         Only scopes with "jit" on one of their lines are read (`jit_lines`)."""
-        scopes: list[Sequence[ast.stmt]] = [tree.body]
-        stack: list[ast.AST] = list(tree.body)
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                end = node.end_lineno or node.lineno
-                if not any(node.lineno <= line <= end for line in jit_lines):
-                    continue
-                if not isinstance(node, ast.ClassDef):
-                    scopes.append(node.body)
-                stack.extend(node.body)
-            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
-                stack.extend(_children(node))
+        for body in [tree.body, *nested_scopes(tree.body, jit_lines)]:
+            yield from self._scope_sites(body)
+
+    def module_sites(self, body: Sequence[ast.stmt]) -> Iterator[JitSite]:
+        """The sites of the module scope itself (variables span every top-level block)."""
+        return self._scope_sites(body)
+
+    def scope_sites(self, scopes: Sequence[Sequence[ast.stmt]]) -> Iterator[JitSite]:
         for body in scopes:
             yield from self._scope_sites(body)
 
@@ -518,6 +542,25 @@ class _Indexer:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def nested_scopes(body: Sequence[ast.stmt], jit_lines: frozenset[int]) -> list[list[ast.stmt]]:
+    """Bodies of the functions under `body` with "jit" on one of their lines, in the order of
+    a depth-first walk that takes the last statement first (the order of `jit_sites`)."""
+    scopes: list[list[ast.stmt]] = []
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            end = node.end_lineno or node.lineno
+            if not any(node.lineno <= line <= end for line in jit_lines):
+                continue
+            if not isinstance(node, ast.ClassDef):
+                scopes.append(node.body)
+            stack.extend(node.body)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            stack.extend(_children(node))
+    return scopes
 
 
 def dotted_name(node: ast.expr) -> str:

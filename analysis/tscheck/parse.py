@@ -101,6 +101,64 @@ def parse_block(text: str) -> cst.Module:
     return cst.parse_module(text)
 
 
+def module_statement_texts(text: str) -> tuple[str, ...]:
+    """The blocks that hold module-level statements outside defs and classes."""
+    return tuple(
+        block.text
+        for block in split_blocks(text)
+        if not block.text.lstrip().startswith(("def ", "async def ", "class ", "@"))
+    )
+
+
+class Reads:
+    """The text some analysis read from a ParsedBlocks (see `ParsedBlocks.reads`), and whether
+    a new text gives the same: its result can be reused when every read is unchanged."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, str] = {}  # first line -> text of a block parsed
+        self.lines: dict[int, str] = {}  # 1-based line -> its text
+        self.whole: str | None = None  # the whole text was read
+        self.contains: dict[str, bool] = {}  # substring -> whether the text had it
+        self.statements: tuple[str, ...] | None = None  # module_statement_texts()
+
+    def read_whole(self, text: str) -> None:
+        self.whole = text
+
+    def read_statements(self, text: str) -> None:
+        if self.statements is None:
+            self.statements = module_statement_texts(text)
+
+    def still_valid(self, blocks: ParsedBlocks, memo: dict[str, object]) -> bool:
+        """Everything read is the same in `blocks` (`memo` is shared by the checks against
+        one ParsedBlocks, for what costs a scan of the text)."""
+        text = blocks.untracked_text
+        if self.whole is not None and self.whole != text:
+            return False
+        current = blocks.blocks
+        for start, block_text in self.blocks.items():
+            index = blocks.block_index(start)
+            block = current[index]
+            if block.start_line != start or block.text != block_text:
+                return False
+        for line, line_text in self.lines.items():
+            if blocks.untracked_line(line) != line_text:
+                return False
+        for needle, had in self.contains.items():
+            key = "contains\0" + needle
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = needle in text
+            if found != had:
+                return False
+        if self.statements is not None:
+            found = memo.get("statements")
+            if found is None:
+                found = memo["statements"] = module_statement_texts(text)
+            if found != self.statements:
+                return False
+        return True
+
+
 class ParsedBlocks:
     """The libcst modules of a file's blocks, parsed lazily.
 
@@ -113,13 +171,33 @@ class ParsedBlocks:
         self._blocks = split_blocks(text)
         self._positions: dict[int, Positions] = {}
         self._lines: list[str] | None = None
+        # Set by the engine while the rules of one function run with an incremental cache:
+        # every read of the text is recorded there.
+        self.reads: Reads | None = None
 
     @property
     def text(self) -> str:
+        if self.reads is not None:
+            self.reads.read_whole(self._text)
         return self._text
+
+    @property
+    def untracked_text(self) -> str:
+        """The text, not recorded as read (for cache keys)."""
+        return self._text
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        return self._blocks
 
     def line(self, line: int) -> str:
         """The text of a 1-based line, without its ending."""
+        found = self.untracked_line(line)
+        if self.reads is not None:
+            self.reads.lines[line] = found
+        return found
+
+    def untracked_line(self, line: int) -> str:
         if self._lines is None:
             self._lines = source_lines(self._text)
         if 1 <= line <= len(self._lines):
@@ -157,6 +235,8 @@ class ParsedBlocks:
     def module_for_line(self, line: int) -> tuple[cst.Module, int]:
         index = self.block_index(line)
         block = self._blocks[index]
+        if self.reads is not None:
+            self.reads.blocks[block.start_line] = block.text
         try:
             return parse_block(block.text), block.start_line
         except cst.ParserSyntaxError:
@@ -165,6 +245,8 @@ class ParsedBlocks:
             # The line scan split inside a string or brackets: fall back to one block.
             self._blocks = (Block(1, self._text),)
             self._positions.clear()
+            if self.reads is not None:
+                self.reads.read_whole(self._text)
             return parse_block(self._text), 1
 
     def range_of(self, node: cst.CSTNode, module: cst.Module, start_line: int) -> Range:

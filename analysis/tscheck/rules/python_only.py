@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from tscheck.index import FileSummary, dotted_name
-from tscheck.parse import split_blocks
+from tscheck.parse import ParsedBlocks, split_blocks
 from tscheck.reach import Project
 from tscheck.rules.base import FunctionContext, dotted
 
@@ -428,27 +428,55 @@ class FileFacts:
         self._tree: ast.Module | None = None
         self._tree_done = False
         self._star: bool | None = None
+        # The run's blocks (set by `file_facts`): what the text-dependent facts read is
+        # recorded in its `reads`, on every use (the facts themselves are memoized).
+        self.blocks: ParsedBlocks | None = None
+        self._statements: list[ast.stmt] | None = None
+        self._statements_fell_back = False
+
+    def _read_statements(self) -> None:
+        reads = self.blocks.reads if self.blocks is not None else None
+        if reads is not None:
+            reads.read_statements(self.text)
+            if self._statements_fell_back:
+                reads.read_whole(self.text)
+
+    def _read_whole(self) -> None:
+        reads = self.blocks.reads if self.blocks is not None else None
+        if reads is not None:
+            reads.read_whole(self.text)
 
     @property
     def data_globals(self) -> dict[str, str]:
-        return self._module_globals()[0]
+        found = self._module_globals()[0]
+        self._read_statements()
+        return found
 
     @property
     def python_objects(self) -> dict[str, str]:
-        return self._module_globals()[1]
+        found = self._module_globals()[1]
+        self._read_statements()
+        return found
 
     @property
     def star_import(self) -> bool:
         """`from m import *` at module level: any name may have been rebound."""
+        has = "import *" in self.text
         if self._star is None:
-            self._star = "import *" in self.text and any(
+            self._star = has and any(
                 isinstance(s, ast.ImportFrom) and any(a.name == "*" for a in s.names)
                 for s in self._module_statements()
             )
+        reads = self.blocks.reads if self.blocks is not None else None
+        if reads is not None:
+            reads.contains["import *"] = has
+            if has:
+                self._read_statements()
         return self._star
 
     @property
     def tree(self) -> ast.Module | None:
+        self._read_whole()
         if not self._tree_done:
             self._tree_done = True
             try:
@@ -459,6 +487,8 @@ class FileFacts:
 
     def _module_statements(self) -> list[ast.stmt]:
         """Module-level statements outside defs and classes, parsing only those blocks."""
+        if self._statements is not None:
+            return self._statements
         out: list[ast.stmt] = []
         for block in split_blocks(self.text):
             head = block.text.lstrip()
@@ -467,8 +497,11 @@ class FileFacts:
             try:
                 out.extend(ast.parse(block.text).body)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._statements_fell_back = True
                 tree = self.tree  # a block split inside a string: read the whole file
-                return list(tree.body) if tree is not None else []
+                self._statements = list(tree.body) if tree is not None else []
+                return self._statements
+        self._statements = out
         return out
 
     def _module_globals(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -504,13 +537,15 @@ _FACTS_CACHE_SIZE = 8
 
 def file_facts(ctx: FunctionContext) -> FileFacts:
     summary = ctx.summary
-    text = ctx.blocks.text
+    text = ctx.blocks.untracked_text
     project = ctx.project
     hit = _facts_cache.get(id(summary))
     if hit is not None and hit[0]() is project and hit[1] is summary and hit[2] is text:
+        hit[3].blocks = ctx.blocks
         return hit[3]
     ref = weakref.ref(project)
     facts = FileFacts(summary, text, lambda d: _alive(ref).qualify(summary, d))
+    facts.blocks = ctx.blocks
     if len(_facts_cache) >= _FACTS_CACHE_SIZE:
         _facts_cache.clear()
     _facts_cache[id(summary)] = (ref, summary, text, facts)
