@@ -448,9 +448,32 @@ class TscheckExtension implements vscode.Disposable {
 
 let extension: TscheckExtension | undefined;
 
+/**
+ * Test mode (tests/e2e/test_vscode.py): with TSCHECK_TEST_DIAGNOSTICS_FILE set, every change of
+ * tscheck's diagnostics is written there as JSON, a check independent of how the page renders them.
+ */
+function writeDiagnosticsForTests(file: string): vscode.Disposable {
+  return vscode.languages.onDidChangeDiagnostics(() => {
+    const all = vscode.languages.getDiagnostics().flatMap(([uri, diagnostics]) =>
+      diagnostics
+        .filter((d) => d.source === "tscheck")
+        .map((d) => ({
+          uri: uri.toString(),
+          line: d.range.start.line + 1,
+          code: typeof d.code === "object" ? String(d.code.value) : String(d.code),
+          message: d.message,
+        })),
+    );
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(all));
+    fs.renameSync(`${file}.tmp`, file);
+  });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   extension = new TscheckExtension();
   context.subscriptions.push(extension);
+  const testFile = process.env.TSCHECK_TEST_DIAGNOSTICS_FILE;
+  if (testFile) context.subscriptions.push(writeDiagnosticsForTests(testFile));
   await extension.watchPythonExtension();
   await extension.restart("activation");
 }
