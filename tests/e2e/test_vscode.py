@@ -103,6 +103,7 @@ def code_server(tmp_path: Path):
         "security.workspace.trust.enabled": False,
         "extensions.ignoreRecommendations": True,
         "files.autoSave": "off",
+        "tscheck.args": ["--log-file", str(tmp_path / "server.log")],
     }
     (home / "user-data" / "User" / "settings.json").write_text(json.dumps(settings))
     project = tmp_path / "project"
