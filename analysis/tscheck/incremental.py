@@ -25,6 +25,7 @@ or removed shifts the lines of everything below it), which re-runs every rule on
 from __future__ import annotations
 
 import ast
+import bisect
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from tscheck.index import (
     JitSite,
     _Indexer,
     nested_scopes,
+    scope_calls,
     summarize,
 )
 from tscheck.parse import Block, ParsedBlocks, Reads, split_blocks
@@ -56,6 +58,8 @@ class _Defs:
 
     definitions: list[FunctionInfo | ClassInfo]
     scopes_sites: tuple[JitSite, ...]
+    # The block's part of the module scope for jit sites (index.scope_calls).
+    module_calls: list[ast.AST]
 
 
 @dataclass
@@ -135,13 +139,17 @@ class AnalysisCache:
         env = (module, tuple(sorted(indexer.imports.items())), frozenset(indexer.local_defs))
         definitions: list[FunctionInfo | ClassInfo] = []
         nested: list[tuple[JitSite, ...]] = []
+        module_calls: list[ast.AST] = []
+        ordered = sorted(jit_lines)
         for block, body in zip(blocks, bodies, strict=True):
-            block_jit = frozenset(n for n in jit_lines if block.start_line <= n <= block.end_line)
-            defs = self._definitions(indexer, env, block, body, block_jit)
+            lo = bisect.bisect_left(ordered, block.start_line)
+            hi = bisect.bisect_right(ordered, block.end_line)
+            defs = self._definitions(indexer, env, block, body, frozenset(ordered[lo:hi]))
             definitions.extend(defs.definitions)
             nested.append(defs.scopes_sites)
+            module_calls.extend(defs.module_calls)
         if jit_lines:
-            sites = [*indexer.module_sites(everything)]
+            sites = [*indexer.module_sites(module_calls)]
             for scope_sites in reversed(nested):  # the walk takes the last statement first
                 sites.extend(scope_sites)
             jit_sites = tuple(sites)
@@ -178,7 +186,9 @@ class AnalysisCache:
             self._defs.move_to_end(key)
             return found
         scopes = nested_scopes(body, jit_lines) if jit_lines else []
-        found = _Defs(indexer.definitions(body), tuple(indexer.scope_sites(scopes)))
+        found = _Defs(
+            indexer.definitions(body), tuple(indexer.scope_sites(scopes)), scope_calls(body)
+        )
         self._defs[key] = found
         while len(self._defs) > MAX_BLOCKS:
             self._defs.popitem(last=False)

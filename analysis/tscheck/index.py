@@ -484,18 +484,21 @@ class _Indexer:
         for body in [tree.body, *nested_scopes(tree.body, jit_lines)]:
             yield from self._scope_sites(body)
 
-    def module_sites(self, body: Sequence[ast.stmt]) -> Iterator[JitSite]:
-        """The sites of the module scope itself (variables span every top-level block)."""
-        return self._scope_sites(body)
+    def module_sites(self, nodes: Sequence[ast.AST]) -> Iterator[JitSite]:
+        """The sites of the module scope itself (variables span every top-level block), from
+        its `scope_calls` (of every top-level statement, in order)."""
+        return self._sites(nodes)
 
     def scope_sites(self, scopes: Sequence[Sequence[ast.stmt]]) -> Iterator[JitSite]:
         for body in scopes:
             yield from self._scope_sites(body)
 
     def _scope_sites(self, body: Sequence[ast.stmt]) -> Iterator[JitSite]:
+        return self._sites(scope_calls(body))
+
+    def _sites(self, nodes: Sequence[ast.AST]) -> Iterator[JitSite]:
         constructed: dict[str, str] = {}  # variable -> class constructed into it
         scripted: dict[str, str] = {}  # variable -> class or function scripted into it
-        nodes = list(_scope_nodes(body))
         for node in nodes:
             if isinstance(node, ast.Assign) and len(node.targets) == 1:
                 target = node.targets[0]
@@ -642,6 +645,11 @@ def _children(node: ast.AST) -> Iterator[ast.AST]:
                     yield item
         elif isinstance(value, ast.AST):
             yield value
+
+
+def scope_calls(body: Sequence[ast.stmt]) -> list[ast.AST]:
+    """The assignments and calls of a scope in source order (all that jit sites look at)."""
+    return [n for n in _scope_nodes(body) if isinstance(n, (ast.Assign, ast.Call))]
 
 
 def _scope_nodes(body: Sequence[ast.stmt]) -> Iterator[ast.AST]:
