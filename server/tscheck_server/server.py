@@ -16,6 +16,7 @@ import dataclasses
 import gc
 import logging
 import re
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from pygls.lsp.server import LanguageServer
 
 from tscheck import config as tsconfig
 from tscheck.engine import SYNTAX_ERROR, Result, SourceFile, check, rule_infos
+from tscheck.incremental import AnalysisCache
 from tscheck.index import summarize
 from tscheck.model import Diagnostic
 from tscheck.reach import Compiled
@@ -71,6 +73,10 @@ class DocumentState:
     generation: int = 0
     result_id: int = 0  # pull diagnostics: changes whenever what we would answer changes
     compiled: frozenset[Any] = field(default_factory=frozenset)
+    # What the last analysis leaves for the next (engine's incremental cache); analyses of one
+    # document may overlap in the thread pool (a cancelled task's thread runs on), hence a lock.
+    cache: AnalysisCache = field(default_factory=AnalysisCache)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class TscheckLanguageServer(LanguageServer):
@@ -119,13 +125,16 @@ class TscheckLanguageServer(LanguageServer):
         config, warnings = self.load_config(path)
         module = self.index.module_name(path)
         context = self.index.summaries(path, text, config)
-        result = check([SourceFile(path, module, text)], config, summaries=context)
+        state = self.documents.get(uri) or DocumentState()
+        with state.lock:
+            result = check(
+                [SourceFile(path, module, text)], config, summaries=context, cache=state.cache
+            )
         lines = convert.split_lines(text)
         diagnostics = [convert.to_lsp(d, lines, uri, self.urls) for d in result.diagnostics]
         warnings.extend(result.internal_errors)
         parsed = not any(d.code == SYNTAX_ERROR for d in result.diagnostics)
-        state = self.documents.get(uri)
-        good = state.last_good if state is not None else None
+        good = state.last_good
         if not parsed and good is not None:
             diagnostics += carry_over(good.lines, lines, good.diagnostics, uri)
         return Analysis(
@@ -259,6 +268,19 @@ class TscheckLanguageServer(LanguageServer):
             state = self.documents[uri]
             state.last = None  # config changed: the cached analysis no longer holds
             self.schedule(uri, 0.0)
+
+    def reanalyze_affected(self, changed: dict[str, types.FileChangeType]) -> None:
+        """Files changed on disk. An open document's own file is not its text (a save, which
+        must not cancel the verification it starts): documents are analysed again only when a
+        changed file is in their context, or a file appeared or went away."""
+        for uri, state in list(self.documents.items()):
+            path = convert.uri_to_path(uri)
+            others = {p: t for p, t in changed.items() if p != path}
+            appeared = any(t != types.FileChangeType.Changed for t in others.values())
+            context = state.last.context if state.last is not None else frozenset()
+            if appeared or context & others.keys():
+                state.last = None
+                self.schedule(uri, 0.0)
 
     def with_data(self, uri: str, sent: types.Diagnostic) -> types.Diagnostic:
         """`sent` as published, with its fixes: a client that drops `data` gets them back from
@@ -582,7 +604,11 @@ def create_server() -> TscheckLanguageServer:
         ls: TscheckLanguageServer, params: types.DidChangeWatchedFilesParams
     ) -> None:
         ls.index.invalidate()
-        ls.reanalyze_all()  # a pyproject.toml, or a file another one's reach goes through
+        changed = {convert.uri_to_path(c.uri): c.type for c in params.changes}
+        if any(Path(path).name == "pyproject.toml" for path in changed):
+            ls.reanalyze_all()  # the configuration changed
+        else:
+            ls.reanalyze_affected(changed)
 
     @server.feature(
         types.TEXT_DOCUMENT_DIAGNOSTIC,

@@ -371,3 +371,30 @@ async def test_verify_file_command(client: LanguageClient, workspace: Path) -> N
     assert started == {"started": True}
     verified = await published(client, uri, 1)
     assert [d.code for d in verified] == ["TS101", "TS900"]
+
+
+async def test_saving_is_not_a_change_that_cancels_verification(
+    verifying: LanguageClient, workspace: Path
+) -> None:
+    """VS Code follows a save with didChangeWatchedFiles for the saved file (the server asked
+    to watch *.py): that must not cancel the verification the save started."""
+    client = verifying
+    path = workspace / "broken.py"
+    path.write_text(BROKEN, encoding="utf-8")
+    uri = open_file(client, path)
+    assert [d.code for d in await published(client, uri, 1)] == ["TS101"]
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=uri, type=types.FileChangeType.Changed)]
+        )
+    )
+    while True:
+        diagnostics = await published(client, uri, 1)
+        if len(diagnostics) > 1:
+            break
+    assert [d.code for d in diagnostics] == ["TS101", "TS900"]
+    (reports,) = client.progress_reports.values()
+    assert reports[-1].message != "cancelled"
