@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import libcst as cst
 
-from tscheck.cstwalk import OPAQUE, children
+from tscheck.cstwalk import children, is_opaque
 from tscheck.rules.base import FunctionContext, Rule, dotted
 
 Handler = Callable[[cst.CSTNode, FunctionContext], None]
@@ -95,10 +95,11 @@ class _Walker:
                 self.errors.append(
                     f"{ctx.summary.path}: rule {code} crashed: {type(exc).__name__}: {exc}"
                 )
-        if isinstance(node, OPAQUE):
+        node_type = type(node)
+        if is_opaque(node_type):
             return
-        if isinstance(node, (cst.If, cst.IfExp)):
-            split = scripting_split(node)
+        if node_type is cst.If or node_type is cst.IfExp:
+            split = scripting_split(node)  # type: ignore[arg-type]  # narrowed by exact type
             if split is not None:
                 compiled, eager = split
                 ctx.ancestors.append(node)

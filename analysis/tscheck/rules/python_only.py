@@ -320,37 +320,78 @@ def _param_names(params: cst.Parameters) -> Iterator[str]:
 
 def _assigned_names(node: cst.CSTNode) -> Iterator[str]:
     stack: list[cst.CSTNode] = [node]
+    kinds = _binding_kinds
     while stack:
         current = stack.pop()
-        if isinstance(current, cst.AssignTarget):
-            yield from target_names(current.target)
-        elif isinstance(current, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor)):
-            yield from target_names(current.target)
-        elif isinstance(current, cst.NamedExpr):
-            yield from target_names(current.target)
-        elif isinstance(current, cst.AsName):
-            yield from target_names(current.name)
-        elif isinstance(current, cst.ImportAlias):
+        kind = kinds.get(type(current))
+        if kind is None:
+            kind = _binding_kind(type(current))
+        if kind == _DESCEND:
+            stack.extend(_children(current))
+        elif kind == _TARGET:
+            yield from target_names(current.target)  # type: ignore[attr-defined]
+            stack.extend(_children(current))
+        elif kind == _AS_NAME:
+            yield from target_names(current.name)  # type: ignore[attr-defined]
+            stack.extend(_children(current))
+        elif kind == _IMPORT_ALIAS:
+            assert isinstance(current, cst.ImportAlias)
             if current.asname is None:  # `import a.b` binds `a`
                 yield dotted(current.name).split(".", 1)[0]
             else:
                 yield from target_names(current.asname.name)
-            continue
-        elif isinstance(current, (cst.Global, cst.Nonlocal)):
-            yield from (item.name.value for item in current.names)
-        elif isinstance(current, cst.Del):
-            yield from target_names(current.target)
-        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-            yield current.name.value
-            continue  # its body is another scope
-        elif isinstance(current, _LEAVES):
-            continue
-        stack.extend(_children(current))
+        elif kind == _NAMES:
+            yield from (item.name.value for item in current.names)  # type: ignore[attr-defined]
+            stack.extend(_children(current))
+        elif kind == _SCOPE:
+            yield current.name.value  # type: ignore[attr-defined]  # its body is another scope
+
+
+# How _assigned_names treats a node, by exact type (isinstance against libcst's ABC-based
+# classes dominated the walk).
+_DESCEND, _TARGET, _AS_NAME, _IMPORT_ALIAS, _NAMES, _SCOPE, _LEAF = range(7)
+_binding_kinds: dict[type, int] = {}
+_TARGET_TYPES = (
+    cst.AssignTarget,
+    cst.AnnAssign,
+    cst.AugAssign,
+    cst.For,
+    cst.CompFor,
+    cst.NamedExpr,
+    cst.Del,
+)
+
+
+def _binding_kind(node_type: type) -> int:
+    if issubclass(node_type, _TARGET_TYPES):
+        kind = _TARGET
+    elif issubclass(node_type, cst.AsName):
+        kind = _AS_NAME
+    elif issubclass(node_type, cst.ImportAlias):
+        kind = _IMPORT_ALIAS
+    elif issubclass(node_type, (cst.Global, cst.Nonlocal)):
+        kind = _NAMES
+    elif issubclass(node_type, (cst.FunctionDef, cst.ClassDef)):
+        kind = _SCOPE
+    elif issubclass(node_type, _LEAVES):
+        kind = _LEAF
+    else:
+        kind = _DESCEND
+    _binding_kinds[node_type] = kind
+    return kind
 
 
 # Nodes that bind nothing and hold no statements: not worth descending into.
 _LEAVES = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Comment)
 _child_fields: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+_is_node: dict[type, bool] = {}
+
+
+def _node_type(value_type: type) -> bool:
+    known = _is_node.get(value_type)
+    if known is None:
+        known = _is_node[value_type] = issubclass(value_type, cst.CSTNode)
+    return known
 
 
 def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
@@ -366,10 +407,10 @@ def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
         _child_fields[type(node)] = names
     for name in names:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        if _node_type(type(value)):
             yield value
         elif isinstance(value, (tuple, list)):
-            yield from (v for v in value if isinstance(v, cst.CSTNode))
+            yield from (v for v in value if _node_type(type(v)))
 
 
 def target_names(target: cst.CSTNode) -> Iterator[str]:
