@@ -172,9 +172,6 @@ class TscheckLanguageServer(LanguageServer):
             self.start_verification(uri)
 
     def publish(self, uri: str, analysis: Analysis) -> None:
-        state = self.documents.get(uri)
-        if state is not None:
-            state.result_id += 1
         if self.pull:
             return  # the client asks (textDocument/diagnostic)
         self.text_document_publish_diagnostics(
@@ -241,7 +238,10 @@ class TscheckLanguageServer(LanguageServer):
             self.frozen = True
         if not self._is_current(uri, generation, version):
             return None  # stale: a newer edit (or a close) superseded it
+        if state.last is not None and state.last.version == version and state.last.text == text:
+            return state.last  # a concurrent request analysed the same text first: one answer
         state.last = analysis
+        state.result_id += 1  # a new answer for pulls (publishing the same one is not)
         if analysis.parsed:
             state.last_good = analysis
         path = convert.uri_to_path(uri)
@@ -338,6 +338,7 @@ class TscheckLanguageServer(LanguageServer):
             return  # the document changed while the compiler ran: the result is stale
         state = self.documents[uri]
         state.last = verified
+        state.result_id += 1
         self.publish(uri, verified)
         if self.pull and self.refresh:
             self.workspace_diagnostic_refresh(None)
