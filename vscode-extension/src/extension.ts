@@ -33,6 +33,7 @@ import {
   UnsupportedStrategyError,
   verifierPython,
 } from "./interpreter";
+import { MAX_PYPROJECT_BYTES, MAX_PYPROJECTS, PYPROJECT_EXCLUDE, shouldStartServer } from "./activation";
 import { shouldNotify, type ServerState, statusText } from "./notifications";
 import { type ExtensionSettings, needsRestart, readSettings, serverOptions } from "./settings";
 
@@ -84,6 +85,8 @@ class TscheckExtension implements vscode.Disposable {
   private interpreter: Interpreter | undefined;
   private restarting: Promise<void> = Promise.resolve();
   private readonly busy = new Map<string, string>(); // progress token -> title
+  /** False while waiting for a Python file (activated by a pyproject.toml without [tool.tscheck]). */
+  private started = false;
 
   constructor() {
     this.status.name = "tscheck";
@@ -203,7 +206,14 @@ class TscheckExtension implements vscode.Disposable {
     }
   }
 
+  /** Starts the server the first time; later calls do nothing (see `restart`). */
+  start(reason: string): Promise<void> {
+    if (this.started) return this.restarting;
+    return this.restart(reason);
+  }
+
   restart(reason: string): Promise<void> {
+    this.started = true;
     this.restarting = this.restarting.then(() => this.doRestart(reason)).catch((error) => {
       this.output.error(`restart failed: ${String(error)}`);
       this.setState("error");
@@ -354,7 +364,7 @@ class TscheckExtension implements vscode.Disposable {
   }
 
   private configurationChanged(event: vscode.ConfigurationChangeEvent): void {
-    if (!event.affectsConfiguration("tscheck")) return;
+    if (!event.affectsConfiguration("tscheck") || !this.started) return;
     if (needsRestart((section) => event.affectsConfiguration(section)) || !this.client) {
       void this.restart("settings changed");
       return;
@@ -475,7 +485,43 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const testFile = process.env.TSCHECK_TEST_DIAGNOSTICS_FILE;
   if (testFile) context.subscriptions.push(writeDiagnosticsForTests(testFile));
   await extension.watchPythonExtension();
-  await extension.restart("activation");
+  const reason = await startReason();
+  if (reason) {
+    await extension.start(reason);
+    return;
+  }
+  // Activated by a pyproject.toml that does not configure tscheck: wait for a Python file.
+  const waiting = vscode.workspace.onDidOpenTextDocument((document) => {
+    if (document.languageId !== "python") return;
+    waiting.dispose();
+    void extension?.start("a Python file was opened");
+  });
+  context.subscriptions.push(waiting);
+  if (vscode.workspace.textDocuments.some((document) => document.languageId === "python")) {
+    waiting.dispose(); // one opened while the pyproject.toml files were read
+    await extension.start("a Python file is open");
+  }
+}
+
+/** Why to start the server at activation, or undefined to wait for a Python file (./activation.ts). */
+async function startReason(): Promise<string | undefined> {
+  const languages = vscode.workspace.textDocuments.map((document) => document.languageId);
+  if (languages.includes("python")) return "a Python file is open";
+  const readPyprojects = async (): Promise<string[]> => {
+    const files = await vscode.workspace.findFiles("**/pyproject.toml", PYPROJECT_EXCLUDE, MAX_PYPROJECTS);
+    const texts = await Promise.all(
+      files.map(async (file) => {
+        try {
+          const bytes = await vscode.workspace.fs.readFile(file);
+          return new TextDecoder().decode(bytes.subarray(0, MAX_PYPROJECT_BYTES));
+        } catch {
+          return "";
+        }
+      }),
+    );
+    return texts;
+  };
+  return (await shouldStartServer(languages, readPyprojects)) ? "a pyproject.toml has [tool.tscheck]" : undefined;
 }
 
 export async function deactivate(): Promise<void> {
