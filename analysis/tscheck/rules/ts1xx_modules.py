@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -319,11 +320,38 @@ def _only_written_in(ctx: FunctionContext, facts: _Facts, name: str, lines: set[
 
 
 def _only_mentioned_in(ctx: FunctionContext, facts: _Facts, name: str, lines: set[int]) -> bool:
-    """Outside `lines`, the file never mentions `.name` (so nothing fills it before scripting)."""
+    """Outside `lines`, the file never mentions `.name` (so nothing fills it before scripting),
+    `self.name` in the methods of a class outside the MRO aside: that is its own attribute."""
     text = ctx.blocks.text
     if _set_dynamically(text, name):
         return False
-    return all(line in lines for line, _ in _mentions(text, name))
+    others = _other_class_lines(ctx.summary, facts)
+    own = _self_only_lines(text, name)
+    return all(
+        line in lines or (line in others and line in own) for line, _ in _mentions(text, name)
+    )
+
+
+def _other_class_lines(summary: FileSummary, facts: _Facts) -> set[int]:
+    """Lines of the methods of this file's classes that are not in the MRO."""
+    mro = {(s.path, c.qualname) for s, c in facts.classes}
+    lines: set[int] = set()
+    for cls in summary.classes:
+        if (summary.path, cls.qualname) in mro:
+            continue
+        for method in cls.methods:
+            lines.update(range(method.first_line, method.end_line + 1))
+    return lines
+
+
+def _self_only_lines(text: str, name: str) -> set[int]:
+    """Lines where every `.name` is spelled `self.name`."""
+    every = Counter(_line_of(text, m.start()) for m in re.finditer(rf"\.{re.escape(name)}\b", text))
+    own = Counter(
+        _line_of(text, m.start())
+        for m in re.finditer(rf"(?<![\w.])self\.{re.escape(name)}\b", text)
+    )
+    return {line for line, count in every.items() if own.get(line) == count}
 
 
 def _local_name(ctx: FunctionContext, qualified: str) -> str | None:
@@ -1244,6 +1272,31 @@ class EmptyContainerAttributeRule(Rule):
 
                 def forward(self, k: str, x: torch.Tensor):
                     self.cache[k] = x
+                    return x
+            """,
+            line=11,
+            error="Dictionary inputs must have entries",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+            from typing import Dict
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.cache = {}
+
+                def forward(self, x: torch.Tensor):
+                    return self.cache["a"] if "a" in self.cache else x
+
+            class Other(nn.Module):  # an attribute of its own, not M's
+                def __init__(self):
+                    super().__init__()
+                    self.cache: Dict[str, torch.Tensor] = {}
+
+                def forward(self, x: torch.Tensor):
                     return x
             """,
             line=11,
