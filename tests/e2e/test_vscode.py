@@ -1,11 +1,21 @@
 """VS Code itself (code-server 4.99.4 = VS Code 1.99.3) runs the packaged extension on a model file.
 
 Headless Chromium, driven by playwright-core (`vscode-extension/e2e/drive.js`), opens a sample
-project, opens model.py, and we check what a user sees: the Problems panel lists TS101 and TS120 at
-their lines with squiggles in the editor, Ctrl+. offers the TS120 quick fix and applying it removes
-the problem, and with `tscheck.verify: onSave` saving marks the lambda's diagnostic confirmed by
-torch.jit.script. Screenshots land in $TSCHECK_E2E_ARTIFACTS (default: the test's tmp dir); the
-path is printed.
+project, opens model.py, and we check what a user sees:
+
+- trusted: the Problems panel lists TS101 and TS120 at their lines with squiggles in the editor and
+  a "Show TorchScript code" lens on the module, Ctrl+. offers the TS120 quick fix and applying it
+  removes the problem, with `tscheck.verify: onSave` saving marks the lambda's diagnostic confirmed
+  by torch.jit.script, and "tscheck: Show TorchScript Code" opens a read-only
+  `tscheck-torchscript:` editor with the scripted `def forward(self`;
+- Restricted Mode (the trust prompt declined): the diagnostics still appear, but no code lens and
+  no verification on save;
+- `tscheck.interpreter` a venv without tscheck: the error notification names it, with an
+  "Open Setting" button that opens the setting.
+
+One code-server (trust disabled) serves the trusted and the missing-tscheck projects; Restricted
+Mode needs a second one with workspace trust on. Screenshots land in $TSCHECK_E2E_ARTIFACTS
+(default: the tmp dir's artifacts/); the path is printed.
 
 Skipped unless code-server and playwright-core are installed
 (`vscode-extension/e2e/install-code-server.sh`, into $TSCHECK_E2E_DIR, default
@@ -23,7 +33,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,9 +60,15 @@ class Net(nn.Module):
         n = 7
         n //= 2
         return f(x) * n
+
+
+class Head(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2
 """
 LAMBDA_LINE = 7  # 1-based, as the Problems panel shows them
 FLOORDIV_LINE = 9
+HEAD_LINE = 13
 
 pytestmark = pytest.mark.skipif(
     not (CODE_SERVER.exists() and PLAYWRIGHT.exists() and CHROMIUM and shutil.which("node"))
@@ -65,12 +84,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture()
-def code_server(tmp_path: Path):
+@pytest.fixture(scope="module")
+def vsix() -> Path:
     subprocess.run(
         ["npm", "run", "-s", "package"], cwd=EXTENSION, check=True, capture_output=True, timeout=120
     )
-    home = tmp_path / "home"
+    return EXTENSION / "tscheck.vsix"
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(
+        os.environ.get("TSCHECK_E2E_ARTIFACTS", tmp_path_factory.mktemp("e2e") / "artifacts")
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def make_project(folder: Path, settings: dict[str, Any] | None = None) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "pyproject.toml").write_text("[tool.tscheck]\n")
+    (folder / "model.py").write_text(MODEL)
+    if settings:
+        (folder / ".vscode").mkdir()
+        (folder / ".vscode" / "settings.json").write_text(json.dumps(settings))
+    return folder
+
+
+@contextmanager
+def running_code_server(tmp: Path, vsix: Path, *, trust: bool) -> Iterator[dict[str, Any]]:
+    """code-server with the extension installed and a fresh profile under `tmp`. With `trust`,
+    workspace trust is on (folders open in Restricted Mode until the user trusts them)."""
+    home = tmp / "home"
     for sub in ("config", "data", "cache", "tmp", "user-data/User", "extensions"):
         (home / sub).mkdir(parents=True)
     env = {
@@ -80,7 +125,7 @@ def code_server(tmp_path: Path):
         "XDG_DATA_HOME": str(home / "data"),
         "XDG_CACHE_HOME": str(home / "cache"),
         "TMPDIR": str(home / "tmp"),
-        "TSCHECK_TEST_DIAGNOSTICS_FILE": str(tmp_path / "diagnostics.json"),
+        "TSCHECK_TEST_DIAGNOSTICS_FILE": str(tmp / "diagnostics.json"),
     }
     dirs = [
         "--user-data-dir",
@@ -89,7 +134,7 @@ def code_server(tmp_path: Path):
         str(home / "extensions"),
     ]
     subprocess.run(
-        [str(CODE_SERVER), *dirs, "--install-extension", str(EXTENSION / "tscheck.vsix")],
+        [str(CODE_SERVER), *dirs, "--install-extension", str(vsix)],
         env=env,
         check=True,
         capture_output=True,
@@ -100,20 +145,17 @@ def code_server(tmp_path: Path):
         "tscheck.verify": "onSave",
         "workbench.startupEditor": "none",
         "workbench.tips.enabled": False,
-        "security.workspace.trust.enabled": False,
+        "security.workspace.trust.enabled": trust,
         "extensions.ignoreRecommendations": True,
         "files.autoSave": "off",
-        "tscheck.args": ["--log-file", str(tmp_path / "server.log")],
+        "tscheck.args": ["--log-file", str(tmp / "server.log")],
     }
     (home / "user-data" / "User" / "settings.json").write_text(json.dumps(settings))
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text("[tool.tscheck]\n")
-    (project / "model.py").write_text(MODEL)
     port = free_port()
     config = home / "config.yaml"
     config.write_text(f"bind-addr: 127.0.0.1:{port}\nauth: none\ncert: false\n")
-    log = (tmp_path / "code-server.log").open("w")
+    log = (tmp / "code-server.log").open("w")
+    flags = [] if trust else ["--disable-workspace-trust"]
     process = subprocess.Popen(
         [
             str(CODE_SERVER),
@@ -123,8 +165,7 @@ def code_server(tmp_path: Path):
             "--disable-telemetry",
             "--disable-update-check",
             "--disable-getting-started-override",
-            "--disable-workspace-trust",
-            str(project),
+            *flags,
         ],
         env=env,
         stdout=log,
@@ -139,9 +180,9 @@ def code_server(tmp_path: Path):
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"code-server did not start:\n{(tmp_path / 'code-server.log')}")
+                    pytest.fail(f"code-server did not start:\n{(tmp / 'code-server.log')}")
                 time.sleep(0.25)
-        yield {"port": port, "project": project, "env": env, "tmp": tmp_path}
+        yield {"port": port, "env": env, "tmp": tmp}
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # its file watchers outlive the main pid
         try:
@@ -151,20 +192,26 @@ def code_server(tmp_path: Path):
         log.close()
 
 
-def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(code_server) -> None:
-    tmp: Path = code_server["tmp"]
-    project: Path = code_server["project"]
-    artifacts = Path(os.environ.get("TSCHECK_E2E_ARTIFACTS", tmp / "artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="module")
+def trusted_server(tmp_path_factory: pytest.TempPathFactory, vsix: Path) -> Iterator[dict]:
+    with running_code_server(tmp_path_factory.mktemp("trusted"), vsix, trust=False) as server:
+        yield server
+
+
+def drive(server: dict, project: Path, artifacts: Path, scenario: str, **extra: str) -> dict:
     env = {
         **os.environ,
         "PLAYWRIGHT_CORE": str(PLAYWRIGHT),
         "CHROMIUM": str(CHROMIUM),
-        "URL": f"http://127.0.0.1:{code_server['port']}/?folder={project}",
-        "DIAGNOSTICS_FILE": code_server["env"]["TSCHECK_TEST_DIAGNOSTICS_FILE"],
+        "URL": f"http://127.0.0.1:{server['port']}/?folder={project}",
+        "DIAGNOSTICS_FILE": server["env"]["TSCHECK_TEST_DIAGNOSTICS_FILE"],
         "MODEL_FILE": str(project / "model.py"),
         "ARTIFACTS": str(artifacts),
-        "MODEL_LINES": json.dumps({"lambda": LAMBDA_LINE, "floordiv": FLOORDIV_LINE}),
+        "MODEL_LINES": json.dumps(
+            {"lambda": LAMBDA_LINE, "floordiv": FLOORDIV_LINE, "head": HEAD_LINE}
+        ),
+        "SCENARIO": scenario,
+        **extra,
     }
     done = subprocess.run(
         ["node", str(EXTENSION / "e2e" / "drive.js")],
@@ -174,10 +221,19 @@ def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(code_server) -> Non
         timeout=300,
     )
     print(f"screenshots in {artifacts}")
-    seen = json.loads(done.stdout or "{}")
+    seen: dict = json.loads(done.stdout or "{}")
+    print(f"{scenario}: {seen.get('steps')}")
     assert "error" not in seen, f"{seen.get('error')}\nsteps: {seen.get('steps')}\n{done.stderr}"
+    return seen
 
-    # (a) the Problems panel lists the codes at their lines; the editor has squiggles
+
+def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(
+    trusted_server: dict, artifacts: Path
+) -> None:
+    project = make_project(trusted_server["tmp"] / "project")
+    seen = drive(trusted_server, project, artifacts, "main")
+
+    # (a) the Problems panel lists the codes at their lines; the editor has squiggles and the lens
     assert {(d["code"], d["line"]) for d in seen["diagnostics"]} == {
         ("TS101", LAMBDA_LINE),
         ("TS120", FLOORDIV_LINE),
@@ -186,6 +242,7 @@ def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(code_server) -> Non
     assert any("TS101" in r and f"Ln {LAMBDA_LINE}," in r for r in rows), rows
     assert any("TS120" in r and f"Ln {FLOORDIV_LINE}," in r for r in rows), rows
     assert seen["squiggles"] >= 2
+    assert any("Show TorchScript code" in lens for lens in seen["codeLenses"]), seen["codeLenses"]
     # (b) Ctrl+. offers the fix; applying it removes the problem
     assert any("TS120" in item and "n = n //" in item for item in seen["quickFixes"]), seen
     assert {d["code"] for d in seen["fixedDiagnostics"]} == {"TS101"}
@@ -194,3 +251,52 @@ def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(code_server) -> Non
     # (c) saving with verify onSave confirms the remaining diagnostic with the real compiler
     assert seen["verified"]["code"] == "TS101"
     assert "confirmed by torch.jit.script" in seen["verified"]["message"]
+    # (d) "tscheck: Show TorchScript Code" offers both roots (the one at the cursor first), says
+    # why Net does not script, and opens Head's scripted code, read-only
+    assert "Net does not script" in seen["notScripting"], seen["notScripting"]
+    assert "Lambda" in seen["notScripting"], seen["notScripting"]
+    choices = seen["rootChoices"]
+    assert len(choices) == 2, choices
+    assert choices[0].startswith("Head") and choices[1].startswith("Net"), choices
+    assert "Head" in seen["shownTab"], seen["shownTab"]
+    assert seen["shownUri"].startswith("tscheck-torchscript:"), seen["shownUri"]
+    assert "def forward(self" in seen["shownText"], seen["shownText"]
+    assert "read-only" in seen["readOnlyMessage"].lower(), seen["readOnlyMessage"]
+    assert seen["shownTextAfterTyping"] == seen["shownText"]
+
+
+def test_vscode_names_a_missing_tscheck(
+    trusted_server: dict, artifacts: Path, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=60
+    )
+    python = venv / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import tscheck_server"]).returncode != 0
+    project = make_project(
+        trusted_server["tmp"] / "project-missing", {"tscheck.interpreter": [str(python)]}
+    )
+    seen = drive(trusted_server, project, artifacts, "missing")
+
+    assert "tscheck is not installed in" in seen["notification"], seen["notification"]
+    assert str(python) in seen["notification"], seen["notification"]
+    assert "tscheck_server" in seen["notification"], seen["notification"]
+    assert "Open Setting" in seen["buttons"], seen["buttons"]
+    assert "tscheck.interpreter" in seen["settingsSearch"]
+
+
+def test_vscode_restricted_mode_is_static_only(tmp_path: Path, vsix: Path, artifacts: Path) -> None:
+    with running_code_server(tmp_path, vsix, trust=True) as server:
+        project = make_project(tmp_path / "project")
+        seen = drive(server, project, artifacts, "restricted")
+
+    assert "Restricted Mode" in seen["restrictedIndicator"]
+    # static analysis runs: the diagnostics and the Problems panel
+    assert {d["code"] for d in seen["diagnostics"]} == {"TS101", "TS120"}
+    assert any("TS120" in r for r in seen["problems"]), seen["problems"]
+    # nothing that runs the user's code: no code lens, no verification on save
+    assert not any("TorchScript" in lens for lens in seen["codeLenses"]), seen["codeLenses"]
+    assert {d["code"] for d in seen["diagnosticsAfterSave"]} == {"TS101", "TS120"}
+    assert not any("confirmed" in d["message"] for d in seen["diagnosticsAfterSave"])
+    assert not any("confirmed" in r for r in seen["problemsAfterSave"]), seen["problemsAfterSave"]

@@ -442,7 +442,14 @@ class TscheckExtension implements vscode.Disposable {
       void vscode.window.showWarningMessage(`tscheck: ${answer.error}`);
       return;
     }
-    if (!answer.text) return; // the server already said why it does not script
+    if (!answer.text) {
+      // The server says why it does not script as a window/showMessage warning, which the default
+      // tscheck.showNotifications (onError) only logs: the user asked, so show it here then.
+      if (answer.message && !shouldNotify(this.settings.showNotifications, MessageType.Warning)) {
+        void vscode.window.showWarningMessage(`tscheck: ${answer.root ?? "the root"} does not script: ${answer.message}`);
+      }
+      return;
+    }
     const what = answer.what === "graph" ? "graph" : "code";
     const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${answer.root ?? "root"}.${what}.py` });
     this.shown.set(uri, answer.text);
@@ -479,11 +486,20 @@ function writeDiagnosticsForTests(file: string): vscode.Disposable {
   });
 }
 
+/** Test mode too: the URIs of the visible editors go to `${file}.editors.json` whenever they change. */
+function writeEditorsForTests(file: string): vscode.Disposable {
+  return vscode.window.onDidChangeVisibleTextEditors((editors) => {
+    const uris = editors.map((editor) => editor.document.uri.toString());
+    fs.writeFileSync(`${file}.editors.tmp`, JSON.stringify(uris));
+    fs.renameSync(`${file}.editors.tmp`, `${file}.editors.json`);
+  });
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   extension = new TscheckExtension();
   context.subscriptions.push(extension);
   const testFile = process.env.TSCHECK_TEST_DIAGNOSTICS_FILE;
-  if (testFile) context.subscriptions.push(writeDiagnosticsForTests(testFile));
+  if (testFile) context.subscriptions.push(writeDiagnosticsForTests(testFile), writeEditorsForTests(testFile));
   await extension.watchPythonExtension();
   const reason = await startReason();
   if (reason) {
