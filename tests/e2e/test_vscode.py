@@ -243,6 +243,9 @@ def test_vscode_shows_fixes_and_verifies_tscheck_diagnostics(
     assert any("TS120" in r and f"Ln {FLOORDIV_LINE}," in r for r in rows), rows
     assert seen["squiggles"] >= 2
     assert any("Show TorchScript code" in lens for lens in seen["codeLenses"]), seen["codeLenses"]
+    # The hover on forward explains itself: compiled, because Net is a root and forward its entry.
+    assert "Net.forward" in seen["hover"] and "compiled by TorchScript" in seen["hover"], seen
+    assert "entry point" in seen["hover"], seen["hover"]
     # (b) Ctrl+. offers the fix; applying it removes the problem
     assert any("TS120" in item and "n = n //" in item for item in seen["quickFixes"]), seen
     assert {d["code"] for d in seen["fixedDiagnostics"]} == {"TS101"}

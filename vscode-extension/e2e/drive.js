@@ -127,6 +127,22 @@ async function main(page) {
   seen.screenshot = path.join(artifacts, "vscode-problems.png");
   await page.screenshot({ path: seen.screenshot });
 
+  // Hover on `forward` (the def line above the lambda): whether TorchScript compiles it, and why.
+  await goTo(page, lines.lambda - 1, 10);
+  await page.keyboard.press("Control+K");
+  await page.keyboard.press("Control+I");
+  seen.hover = await until(
+    "the hover on forward",
+    async () => {
+      const text = (await page.locator(".monaco-hover").allInnerTexts()).join("\n");
+      return text.includes("compiled by TorchScript") ? text : undefined;
+    },
+    20_000,
+  );
+  await page.screenshot({ path: path.join(artifacts, "vscode-hover.png") });
+  await page.keyboard.press("Escape");
+  step("hover");
+
   await goTo(page, lines.floordiv, 9);
   await page.keyboard.press("Control+.");
   const actions = page.locator(".action-widget .monaco-list-row");
