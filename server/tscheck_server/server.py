@@ -96,6 +96,7 @@ class TscheckLanguageServer(LanguageServer):
         self.zygote: Any = None
         self.zygote_key: tuple[str, tuple[str, ...], str] | None = None
         self.frozen = False
+        self.configs: dict[str, tuple[tuple[Any, ...], tsconfig.Config]] = {}
 
     # -- logging ---------------------------------------------------------------------------
 
@@ -108,15 +109,46 @@ class TscheckLanguageServer(LanguageServer):
     # -- analysis --------------------------------------------------------------------------
 
     def load_config(self, path: str) -> tuple[tsconfig.Config, list[str]]:
+        """The configuration for `path`: the same object while pyproject.toml and the settings
+        are unchanged (the engine's incremental cache reuses the compiled set only then), and
+        its problems reported once, not on every keystroke."""
         folder = Path(path).parent
+        try:
+            found = tsconfig.find_pyproject(folder) if folder.is_dir() else None
+            stat = found.stat() if found is not None else None
+        except OSError:
+            found, stat = None, None
+        stamp = (
+            str(found),
+            stat.st_mtime_ns if stat else 0,
+            stat.st_size if stat else 0,
+            self.settings,
+            self.root_path(),
+        )
+        known = self.configs.get(str(folder))
+        if known is not None and known[0] == stamp:
+            return known[1], []
+        config, warnings = self._load_config(folder)
+        self.configs[str(folder)] = (stamp, config)
+        return config, warnings
+
+    def root_path(self) -> str | None:
+        try:
+            root = self.workspace.root_path
+        except RuntimeError:  # not initialized yet
+            return None
+        return str(root) if root else None
+
+    def _load_config(self, folder: Path) -> tuple[tsconfig.Config, list[str]]:
         warnings: list[str] = []
         try:
             config = tsconfig.load(folder) if folder.is_dir() else tsconfig.Config()
         except tsconfig.ConfigError as exc:
             warnings.append(f"{exc}; using the default configuration")
             config = tsconfig.Config(root=str(folder))
-        if not config.source and self.workspace.root_path:
-            config = dataclasses.replace(config, root=self.workspace.root_path)
+        root = self.root_path()
+        if not config.source and root:
+            config = dataclasses.replace(config, root=root)
         return self.settings.apply(config), warnings
 
     def analyze(self, uri: str, text: str, version: int | None) -> Analysis:
@@ -532,6 +564,9 @@ def create_server() -> TscheckLanguageServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: TscheckLanguageServer, params: types.InitializeParams) -> None:
+        # Everything imported so far lives as long as the server: out of the collector's
+        # sight, the full collections the first (allocation-heavy) analysis triggers are short.
+        gc.freeze()
         ls.settings, problems = update(ls.settings, params.initialization_options)
         for problem in problems:
             ls.log(f"tscheck: {problem}", types.MessageType.Warning)
