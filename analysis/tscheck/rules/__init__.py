@@ -9,6 +9,7 @@ from tscheck.rules import (
     ts1xx_syntax,
     ts3xx_decorators,
     ts3xx_python_only,
+    ts5xx_serialization,
 )
 from tscheck.rules.base import Rule
 
@@ -19,6 +20,7 @@ FAMILIES = (
     ts1xx_annotations,
     ts3xx_decorators,
     ts3xx_python_only,
+    ts5xx_serialization,
 )
 ALL_RULES: tuple[Rule, ...] = tuple(
     rule_class() for family in FAMILIES for rule_class in family.RULES
