@@ -26,6 +26,8 @@ import pytest
 from tscheck.verify import sandbox
 from tscheck.verify.client import VerifierUnavailable, Zygote
 
+from zygote_idle import settle
+
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.skipif(
@@ -163,28 +165,17 @@ def descendants(pid: int) -> set[int]:
     return found - idle
 
 
-def settle(zygote: Zygote) -> None:
-    """Wait until the zygote has done its idle work and forked the next job's child."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        state = zygote.request({"op": "ping"}, 10)
-        if state.get("ahead") and not state.get("idle_pending"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the zygote did not settle: {state}")
-
-
 @pytest.fixture
 def checker(zygote: Zygote, layers: list[str]) -> Iterator[Zygote]:
     """The zygote, checked after the test: same process, answers a ping, nothing left over."""
     pid = zygote.pid
     assert pid is not None
-    settle(zygote)
+    settle(zygote, 20)
     before = descendants(pid)
     yield zygote
     assert zygote.ping(), "the zygote stopped answering"
     assert zygote.pid == pid and zygote.restarts == 0, "the zygote was restarted"
-    settle(zygote)
+    settle(zygote, 20)
     deadline = time.monotonic() + 3
     while descendants(pid) != before and time.monotonic() < deadline:
         time.sleep(0.05)

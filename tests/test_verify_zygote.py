@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 import venv
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ import pytest
 from tscheck.verify.client import Zygote
 from tscheck.verify.sandbox import WORKER
 
+from zygote_idle import settle
+
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.skipif(
@@ -26,18 +27,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 JOB_PY = str(Path(WORKER).with_name("job.py"))
-
-
-def settle(zygote: Zygote) -> dict[str, Any]:
-    """Wait until the zygote's idle work is done and the next child is forked; its state."""
-    deadline = time.monotonic() + 30
-    state: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        state = zygote.request({"op": "ping"}, 10)
-        if state.get("ahead") and not state.get("idle_pending"):
-            return state
-        time.sleep(0.05)
-    raise AssertionError(f"the zygote did not settle: {state}")
 
 
 def script(zygote: Zygote, file: Path, module: str, roots: list[str]) -> dict[str, Any]:

@@ -15,7 +15,9 @@ import concurrent.futures
 import dataclasses
 import gc
 import logging
+import os
 import re
+import tempfile
 import threading
 import traceback
 import uuid
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SHOW_COMMAND = "tscheck.showTorchScript"
 VERIFY_COMMAND = "tscheck.verifyFile"
+UNTRUSTED = "the workspace is not trusted: tscheck runs no code in it"
 DEFINITION = re.compile(r"^\s*(?:async\s+def|def|class)\s+(?P<name>[A-Za-z_]\w*)")
 
 
@@ -225,8 +228,7 @@ class TscheckLanguageServer(LanguageServer):
             if path not in analysis.context:
                 continue  # another package: this edit cannot change what it compiles
             if frozenset(by_path.get(path, ())) != state.compiled:
-                state.last = None  # its text is the same, its analysis is not
-                self.schedule(other, self.settings.debounce_s)
+                self.reanalyze(other, self.settings.debounce_s)
         if self.pull and self.refresh:
             self.workspace_diagnostic_refresh(None)
 
@@ -282,6 +284,13 @@ class TscheckLanguageServer(LanguageServer):
         )
         return analysis
 
+    async def requested_analysis(self, uri: str) -> Analysis | None:
+        """The current analysis of an open document a request names (the request may come
+        before the didOpen's analysis has run)."""
+        if uri in self.workspace.text_documents:
+            self.documents.setdefault(uri, DocumentState())
+        return await self.current_analysis(uri)
+
     def close(self, uri: str) -> None:
         state = self.documents.pop(uri, None)
         if state is not None:
@@ -295,11 +304,15 @@ class TscheckLanguageServer(LanguageServer):
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
             )
 
+    def reanalyze(self, uri: str, delay: float = 0.0) -> None:
+        """Analyse a document again though its text is the same (its config or context
+        changed): the cached analysis no longer holds."""
+        self.documents[uri].last = None
+        self.schedule(uri, delay)
+
     def reanalyze_all(self) -> None:
         for uri in list(self.documents):
-            state = self.documents[uri]
-            state.last = None  # config changed: the cached analysis no longer holds
-            self.schedule(uri, 0.0)
+            self.reanalyze(uri)
 
     def reanalyze_affected(self, changed: dict[str, types.FileChangeType]) -> None:
         """Files changed on disk. An open document's own file is not its text (a save, which
@@ -311,8 +324,7 @@ class TscheckLanguageServer(LanguageServer):
             appeared = any(t != types.FileChangeType.Changed for t in others.values())
             context = state.last.context if state.last is not None else frozenset()
             if appeared or context & others.keys():
-                state.last = None
-                self.schedule(uri, 0.0)
+                self.reanalyze(uri)
 
     def with_data(self, uri: str, sent: types.Diagnostic) -> types.Diagnostic:
         """`sent` as published, with its fixes: a client that drops `data` gets them back from
@@ -341,7 +353,7 @@ class TscheckLanguageServer(LanguageServer):
         analysis = await self.current_analysis(uri, generation)
         if analysis is None or not analysis.parsed or analysis.verified:
             return
-        roots = _root_names(analysis, convert.uri_to_path(uri))
+        roots = list(_roots(analysis, convert.uri_to_path(uri)))
         if not roots:
             return
         token = await self.begin_progress(f"Verifying {', '.join(roots)} with TorchScript…")
@@ -522,12 +534,14 @@ class TscheckLanguageServer(LanguageServer):
         return hovers.describe(analysis.result, path, summary, match.group("name"), pos.line + 1)
 
 
+def command_arguments(args: tuple[Any, ...]) -> list[Any]:
+    """A command's arguments, whether pygls passed them spread or as one list."""
+    return list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+
+
 def write_shown(source: str, root: str, what: str, text: str) -> Path:
     """The shown code as a read-only file in a private temp folder, named after its source:
     `model.Net.torchscript.py` (Python-like highlighting) or `model.Net.graph.txt`."""
-    import os
-    import tempfile
-
     folder = Path(tempfile.gettempdir()) / f"tscheck-torchscript-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     suffix = "torchscript.py" if what == "code" else "graph.txt"
@@ -543,13 +557,9 @@ def _compiled_key(c: Compiled) -> tuple[str, str, tuple[Any, ...]]:
     return (c.info.qualname, c.mode, c.chain)
 
 
-def _root_names(analysis: Analysis, path: str) -> list[str]:
-    """Top-level classes and functions of this file that scripting starts from."""
-    return list(_roots(analysis, path))
-
-
 def _roots(analysis: Analysis, path: str) -> dict[str, int]:
-    """Root name -> its 1-based line: the first link of a why-chain is the root."""
+    """This file's roots (top-level classes and functions scripting starts from) -> their
+    1-based lines: the first link of a why-chain is the root."""
     found: dict[str, int] = {}
     for c in analysis.result.compiled:
         if c.chain and c.chain[0].path == path:
@@ -656,9 +666,7 @@ def create_server() -> TscheckLanguageServer:
         ls: TscheckLanguageServer, params: types.DocumentDiagnosticParams
     ) -> types.DocumentDiagnosticReport:
         uri = params.text_document.uri
-        if uri in ls.workspace.text_documents:
-            ls.documents.setdefault(uri, DocumentState())
-        analysis = await ls.current_analysis(uri)
+        analysis = await ls.requested_analysis(uri)
         state = ls.documents.get(uri)
         if analysis is None or state is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])
@@ -698,9 +706,7 @@ def create_server() -> TscheckLanguageServer:
                     if action is not None:
                         ignores.append(action)
         if only and convert.wanted(convert.FIX_ALL, only):
-            if uri in ls.workspace.text_documents:
-                ls.documents.setdefault(uri, DocumentState())
-            analysis = await ls.current_analysis(uri)
+            analysis = await ls.requested_analysis(uri)
             if analysis is not None:
                 fix_all = convert.fix_all_action(analysis.diagnostics, uri)
                 if fix_all is not None:
@@ -712,9 +718,7 @@ def create_server() -> TscheckLanguageServer:
         ls: TscheckLanguageServer, params: types.CodeLensParams
     ) -> list[types.CodeLens]:
         uri = params.text_document.uri
-        if uri in ls.workspace.text_documents:
-            ls.documents.setdefault(uri, DocumentState())
-        analysis = await ls.current_analysis(uri)
+        analysis = await ls.requested_analysis(uri)
         return [] if analysis is None else ls.code_lenses(uri, analysis)
 
     @server.command(SHOW_COMMAND)
@@ -722,13 +726,13 @@ def create_server() -> TscheckLanguageServer:
         """Arguments: uri, root name, "code" | "graph". Answers {root, what, text, verdict,
         message, uri}; the text is also opened with window/showDocument (a read-only file)
         unless the client said it shows it itself (initializationOptions showDocument: false)."""
-        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+        values = command_arguments(args)
         if len(values) < 2 or not all(isinstance(v, str) for v in values[:3]):
             return {"error": f"{SHOW_COMMAND} expects [uri, root, 'code' | 'graph']"}
         uri, root = values[0], values[1]
         what = values[2] if len(values) > 2 and values[2] in ("code", "graph") else "code"
         if not ls.settings.trusted:
-            return {"error": "the workspace is not trusted: tscheck runs no code in it"}
+            return {"error": UNTRUSTED}
         document = ls.workspace.text_documents.get(uri)
         if document is None:
             return {"error": f"{uri} is not open"}
@@ -774,11 +778,11 @@ def create_server() -> TscheckLanguageServer:
     async def verify_file(ls: TscheckLanguageServer, *args: Any) -> dict[str, Any]:
         """Arguments: uri. Verifies the document now, whatever the `verify` setting (not in
         an untrusted workspace); the result arrives as republished diagnostics."""
-        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list) else list(args)
+        values = command_arguments(args)
         if not values or not isinstance(values[0], str):
             return {"error": f"{VERIFY_COMMAND} expects [uri]"}
         if not ls.settings.trusted:
-            return {"error": "the workspace is not trusted: tscheck runs no code in it"}
+            return {"error": UNTRUSTED}
         uri = values[0]
         if uri not in ls.workspace.text_documents:
             return {"error": f"{uri} is not open"}
@@ -789,9 +793,7 @@ def create_server() -> TscheckLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: TscheckLanguageServer, params: types.HoverParams) -> types.Hover | None:
         uri = params.text_document.uri
-        if uri in ls.workspace.text_documents:
-            ls.documents.setdefault(uri, DocumentState())
-        analysis = await ls.current_analysis(uri)
+        analysis = await ls.requested_analysis(uri)
         if analysis is None:
             return None
         text = ls.hover_text(analysis, uri, params.position)

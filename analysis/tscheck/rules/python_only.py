@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tscheck.cstwalk import NODE, SKIPPED, kind_of
 from tscheck.index import FileSummary, dotted_name
 from tscheck.parse import ParsedBlocks, split_blocks
 from tscheck.reach import Project
@@ -384,14 +385,10 @@ def _binding_kind(node_type: type) -> int:
 # Nodes that bind nothing and hold no statements: not worth descending into.
 _LEAVES = (cst.Name, cst.SimpleString, cst.Integer, cst.Float, cst.Imaginary, cst.Comment)
 _child_fields: dict[type[cst.CSTNode], tuple[str, ...]] = {}
-_is_node: dict[type, bool] = {}
 
 
 def _node_type(value_type: type) -> bool:
-    known = _is_node.get(value_type)
-    if known is None:
-        known = _is_node[value_type] = issubclass(value_type, cst.CSTNode)
-    return known
+    return kind_of(value_type) in (NODE, SKIPPED)
 
 
 def _children(node: cst.CSTNode) -> Iterator[cst.CSTNode]:

@@ -61,13 +61,6 @@ CAP_SYS_ADMIN = 21
 CAP_SYS_RESOURCE = 24
 
 CGROUP_PREFIX = "tscheck-verify-"  # + the pid of the process that made it (stale ones swept)
-DEFAULT_LIMITS: dict[str, int] = {
-    "cpu_s": 60,
-    "data_mb": 8192,
-    "fsize_mb": 64,
-    "nproc": 256,
-    "output_kb": 4,
-}
 
 # Environment: what user code may see. PYTHON* is dropped: the zygote runs with -I, so those
 # variables never shaped it, and user subprocesses should match it. Thread counts, locale and
@@ -93,8 +86,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 def apply(limits: dict[str, int], tmpdir: str, cgroup: str | None = None) -> list[str]:
     """Apply every layer the kernel allows, in the order their privileges require; return the
-    names of the layers in effect. Never raises for a layer that is unavailable."""
-    limits = {**DEFAULT_LIMITS, **limits}
+    names of the layers in effect. Never raises for a layer that is unavailable. `limits`: the
+    full set (worker.DEFAULT_LIMITS with the request's changes)."""
     layers: list[str] = []
     if cgroup is not None and join_cgroup(cgroup):
         layers.append("pids_cgroup")

@@ -35,6 +35,14 @@ from typing import IO, Any, NoReturn
 PROTOCOL = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_TIMEOUT_S = 30.0
+# A job's limits unless its request says otherwise (PROTOCOL.md: "limits").
+DEFAULT_LIMITS: dict[str, int] = {
+    "cpu_s": 60,
+    "data_mb": 8192,
+    "fsize_mb": 64,
+    "nproc": 256,
+    "output_kb": 4,
+}
 DEFAULT_MAX_JOBS = 200  # recycle: _python_cu and the type store only grow (catalog.md F5)
 MAX_RESULT_BYTES = 32 * 1024 * 1024
 REAP_WAIT_S = 10.0
@@ -660,7 +668,7 @@ def nothing() -> None:
 
 
 def default_limits() -> dict[str, int]:
-    return {"cpu_s": 60, "data_mb": 8192, "fsize_mb": 64, "nproc": 256, "output_kb": 4}
+    return dict(DEFAULT_LIMITS)
 
 
 def read_first_line(fd: int, wait: float) -> bytes:
