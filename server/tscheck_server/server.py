@@ -21,7 +21,7 @@ import tempfile
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from pygls.lsp.server import LanguageServer
 from tscheck import config as tsconfig
 from tscheck.engine import SYNTAX_ERROR, Result, SourceFile, check, rule_infos
 from tscheck.incremental import AnalysisCache
-from tscheck.index import summarize
+from tscheck.index import FileSummary, summarize
 from tscheck.model import Diagnostic
 from tscheck.reach import Compiled
 from tscheck_server import __version__, convert, hovers
@@ -62,7 +62,8 @@ class Analysis:
     # Logged by the event loop (the transport is not thread safe): config problems, rule crashes.
     warnings: tuple[str, ...] = ()
     parsed: bool = True  # False: a syntax error; diagnostics carried from the last good one
-    context: frozenset[str] = frozenset()  # the other files indexed with it
+    # The other files indexed with it (its package), by path: verification reuses them.
+    context: Mapping[str, FileSummary] = field(default_factory=dict)
     verified: bool = False  # diagnostics reconciled with the real compiler
 
 
@@ -182,7 +183,7 @@ class TscheckLanguageServer(LanguageServer):
             module,
             tuple(warnings),
             parsed,
-            frozenset(context),
+            context,
         )
 
     def schedule(self, uri: str, delay: float) -> None:
@@ -322,8 +323,8 @@ class TscheckLanguageServer(LanguageServer):
             path = convert.uri_to_path(uri)
             others = {p: t for p, t in changed.items() if p != path}
             appeared = any(t != types.FileChangeType.Changed for t in others.values())
-            context = state.last.context if state.last is not None else frozenset()
-            if appeared or context & others.keys():
+            context = state.last.context if state.last is not None else {}
+            if appeared or context.keys() & others.keys():
                 self.reanalyze(uri)
 
     def with_data(self, uri: str, sent: types.Diagnostic) -> types.Diagnostic:
@@ -396,8 +397,7 @@ class TscheckLanguageServer(LanguageServer):
 
         path = convert.uri_to_path(uri)
         config = analysis.config
-        context = self.index.summaries(path, analysis.text, config)
-        summaries = {**context, path: summarize(path, analysis.module, analysis.text)}
+        summaries = {**analysis.context, path: summarize(path, analysis.module, analysis.text)}
         try:
             zygote = self.zygote_for(config)
             diagnostics, summary = verify_project(

@@ -934,6 +934,7 @@ def installed_imports(before: set[str], project: list[str]) -> list[str]:
     if cuda_initialized():
         return []
     installed = installed_roots()
+    project = [os.path.realpath(folder) for folder in project]
     names = []
     for name in sorted(set(sys.modules) - before):
         module = sys.modules.get(name)
@@ -957,9 +958,8 @@ def installed_roots() -> list[str]:
 
 
 def within(path: str, folders: list[str]) -> bool:
-    return any(
-        path.startswith(os.path.realpath(folder).rstrip(os.sep) + os.sep) for folder in folders
-    )
+    """Whether `path` lies under one of `folders` (all resolved already: no I/O per module)."""
+    return any(path.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
 
 
 def cuda_initialized() -> bool:
