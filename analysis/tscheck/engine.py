@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tscheck import fanout
 from tscheck.config import DEFAULT, Config
 from tscheck.incremental import AnalysisCache, FunctionCache, project_key
 from tscheck.index import FileSummary, summarize
@@ -161,12 +162,14 @@ def check(
     context: Sequence[SourceFile] = (),
     summaries: dict[str, FileSummary] | None = None,
     cache: AnalysisCache | None = None,
+    workers: int = 1,
 ) -> Result:
     """Check `files`; `context` files are indexed for reach but not reported on.
 
     `cache` (an `incremental.AnalysisCache` the caller keeps between calls, e.g. one per
     language server) makes a re-check after a small edit reuse what the edit cannot change;
-    the result is the same as without it."""
+    `workers` > 1 lets a file with many functions to analyse share them out among forked
+    processes (see `analyze_file`). The result is the same either way."""
     summaries = dict(summaries or {})
     for f in [*files, *context]:
         if f.path not in summaries:
@@ -190,7 +193,13 @@ def check(
         summary = summaries[f.path]
         functions = cache.findings_for(f.path, key) if cache is not None else None
         findings, crashed = analyze_file(
-            project, summary, f.text, by_path.get(f.path, []), rules, cache=functions
+            project,
+            summary,
+            f.text,
+            by_path.get(f.path, []),
+            rules,
+            cache=functions,
+            workers=workers,
         )
         errors.extend(crashed)
         diagnostics.extend(finish(f, summary, findings, config))
@@ -272,45 +281,46 @@ def analyze_file(
     rules: Sequence[Rule],
     *,
     cache: FunctionCache | None = None,
+    workers: int = 1,
 ) -> tuple[list[Finding], list[str]]:
     """Run rules over one file's compiled functions; returns findings and rule crashes.
 
     With `cache`, a function whose findings are known for the same entry and the same text
-    read (see `incremental`) is not analysed again; the text its rules read is recorded."""
+    read (see `incremental`) is not analysed again; the text its rules read is recorded.
+    With `workers` > 1, many functions to analyse at once (a large file just opened) are
+    shared out among forked processes (`fanout`); the result is the same."""
     if summary.syntax_error is not None or not compiled:
         return [], []
     blocks = ParsedBlocks(text)
+    ordered = sorted(compiled, key=lambda c: c.info.line)
+    done: dict[int, _Done] = {}
+    pending: list[int] = []
+    for i, c in enumerate(ordered):
+        known = cache.get(c, blocks) if cache is not None else None
+        if known is None:
+            pending.append(i)
+        else:
+            done[i] = _Done(known.findings, known.errors, None)
+    context = _FileWork(project, summary, blocks, rules, record=cache is not None)
+    chunks = [pending]
+    if workers > 1 and len(pending) >= FAN_OUT_MIN:
+        weights = [ordered[i].info.end_line - ordered[i].info.line + 1 for i in pending]
+        chunks = fanout.split(pending, weights, workers)
+    results = fanout.run(chunks, lambda ids: context.analyze([ordered[i] for i in ids]))
+    for chunk, chunk_results in zip(chunks, results, strict=True):
+        done.update(zip(chunk, chunk_results, strict=False))  # shorter after a parse failure
     findings: list[Finding] = []
     errors: list[str] = []
-    dispatch = dispatch_for(rules)
-    for c in sorted(compiled, key=lambda c: c.info.line):
-        if cache is not None:
-            known = cache.get(c, blocks)
-            if known is not None:
-                findings.extend(known.findings)
-                errors.extend(known.errors)
-                continue
-            blocks.reads = Reads()
-            first_finding, first_error = len(findings), len(errors)
-        try:
-            module, start = blocks.module_for_line(c.info.line)
-        except cst.ParserSyntaxError as exc:  # ast accepted it but libcst did not
-            errors.append(f"{summary.path}: libcst cannot parse this file: {exc.message}")
-            blocks.reads = None
+    for i, c in enumerate(ordered):
+        result = done.get(i)
+        if result is None or result.unparsable:
+            # libcst rejects a block that ast accepted: as in one pass, nothing after it
+            errors.extend(result.errors if result is not None else ())
             return findings, errors
-        if cache is not None:
-            try:
-                _analyze_function(
-                    c, summary, project, module, start, blocks, findings, errors, rules, dispatch
-                )
-            finally:
-                reads, blocks.reads = blocks.reads, None
-            assert reads is not None
-            cache.put(c, reads, findings[first_finding:], errors[first_error:])
-        else:
-            _analyze_function(
-                c, summary, project, module, start, blocks, findings, errors, rules, dispatch
-            )
+        findings.extend(result.findings)
+        errors.extend(result.errors)
+        if cache is not None and result.reads is not None:
+            cache.put(c, result.reads, result.findings, result.errors)
     if cache is not None:
         cache.done()
     for rule in rules:
@@ -325,6 +335,68 @@ def analyze_file(
     return findings, errors
 
 
+# A file with fewer compiled functions to analyse is done faster in one process than forking.
+FAN_OUT_MIN = 24
+
+
+@dataclass(frozen=True)
+class _Done:
+    """One function's findings, rule crashes and (for the cache) the text its rules read."""
+
+    findings: tuple[Finding, ...]
+    errors: tuple[str, ...]
+    reads: Reads | None
+    unparsable: bool = False
+
+
+@dataclass(frozen=True)
+class _FileWork:
+    project: Project
+    summary: FileSummary
+    blocks: ParsedBlocks
+    rules: Sequence[Rule]
+    record: bool  # record what each function's rules read (for the incremental cache)
+
+    def analyze(self, functions: Sequence[Compiled]) -> list[_Done]:
+        """The rules on `functions`, in order; stops (shorter list) if libcst cannot parse."""
+        out: list[_Done] = []
+        blocks = self.blocks
+        dispatch = dispatch_for(self.rules)
+        hooked = {
+            hook: [rule for rule in self.rules if _overrides(rule, hook)]
+            for hook in ("check_function", "check_signature")
+        }
+        for c in functions:
+            findings: list[Finding] = []
+            errors: list[str] = []
+            blocks.reads = Reads() if self.record else None
+            try:
+                try:
+                    module, start = blocks.module_for_line(c.info.line)
+                except cst.ParserSyntaxError as exc:  # ast accepted it but libcst did not
+                    errors.append(
+                        f"{self.summary.path}: libcst cannot parse this file: {exc.message}"
+                    )
+                    out.append(_Done((), tuple(errors), None, unparsable=True))
+                    return out
+                _analyze_function(
+                    c,
+                    self.summary,
+                    self.project,
+                    module,
+                    start,
+                    blocks,
+                    findings,
+                    errors,
+                    hooked,
+                    dispatch,
+                )
+            finally:
+                reads, blocks.reads = blocks.reads, None
+            out.append(_Done(tuple(findings), tuple(errors), reads))
+        return out
+
+
 def _analyze_function(
     c: Compiled,
     summary: FileSummary,
@@ -334,10 +406,11 @@ def _analyze_function(
     blocks: ParsedBlocks,
     findings: list[Finding],
     errors: list[str],
-    rules: Sequence[Rule],
+    hooked: dict[str, list[Rule]],
     dispatch: Dispatch,
 ) -> None:
-    """The rules on one compiled function: its hooks, then one walk for every visitor."""
+    """The rules on one compiled function: its hooks (`hooked`: the rules that define each),
+    then one walk for every visitor."""
     node = find_def(module, c.info.qualname, c.info.ordinal)
     if node is None:
         errors.append(f"{summary.path}:{c.info.line}: cannot locate {c.info.qualname}")
@@ -353,9 +426,7 @@ def _analyze_function(
         findings=findings,
     )
     hook = "check_function" if c.mode == "compiled" else "check_signature"
-    for rule in rules:
-        if not _overrides(rule, hook):
-            continue
+    for rule in hooked[hook]:
         ctx.rule_code = rule.code
         try:
             getattr(rule, hook)(ctx)

@@ -30,6 +30,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from tscheck import config as tsconfig
+from tscheck import fanout
 from tscheck.engine import SYNTAX_ERROR, Result, SourceFile, check, rule_infos
 from tscheck.incremental import AnalysisCache
 from tscheck.index import FileSummary, summarize
@@ -38,6 +39,7 @@ from tscheck.reach import Compiled
 from tscheck_server import __version__, convert, hovers
 from tscheck_server.carry import carry_over
 from tscheck_server.settings import Settings, update
+from tscheck_server.warmup import warm_up
 from tscheck_server.workspace import ContextIndex
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,8 @@ class TscheckLanguageServer(LanguageServer):
         self.zygote: Any = None
         self.zygote_key: tuple[str, tuple[str, ...], str] | None = None
         self.frozen = False
+        # Processes a newly opened large file's analysis may be shared among (tscheck.fanout).
+        self.workers = fanout.available_workers()
         self.configs: dict[str, tuple[tuple[Any, ...], tsconfig.Config]] = {}
 
     # -- logging ---------------------------------------------------------------------------
@@ -164,7 +168,11 @@ class TscheckLanguageServer(LanguageServer):
         state = self.documents.get(uri) or DocumentState()
         with state.lock:
             result = check(
-                [SourceFile(path, module, text)], config, summaries=context, cache=state.cache
+                [SourceFile(path, module, text)],
+                config,
+                summaries=context,
+                cache=state.cache,
+                workers=self.workers,
             )
         lines = convert.split_lines(text)
         diagnostics = [convert.to_lsp(d, lines, uri, self.urls) for d in result.diagnostics]
@@ -574,6 +582,7 @@ def create_server() -> TscheckLanguageServer:
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: TscheckLanguageServer, params: types.InitializeParams) -> None:
+        warm_up()
         # Everything imported so far lives as long as the server: out of the collector's
         # sight, the full collections the first (allocation-heavy) analysis triggers are short.
         gc.freeze()
