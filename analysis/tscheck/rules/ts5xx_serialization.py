@@ -1,22 +1,37 @@
-"""TS500-TS529: serialization, failures of `torch.jit.save` / `ScriptModule.save` themselves.
+"""TS500-TS529: serialization, failures of `torch.jit.save` / `torch.jit.load` themselves.
 
 Ground truth: torch 2.13. `torch.jit.save(m, f, _extra_files=...)` hands `_extra_files` to a
 pybind11 binding typed `Mapping[str, str]` (str or bytes keys and values convert; `None` is
 replaced by `{}` in `torch.jit.save` but not in `ScriptModule.save`). Anything else raises
 `TypeError: save(): incompatible function arguments` (`save_to_buffer()` for file objects)
 before a byte is written. The failures that come from what the module compiled (ignored calls,
-autograd Functions) are TS302 / TS304 / TS309 / TS310.
+autograd Functions) are TS302 / TS304 / TS309 / TS310 at their cause; TS502 names them at the
+save call that fails. `torch.save` / `pickle` refuse ScriptModules (no `__getstate__`);
+`torch.jit.load` takes `map_location` as None, a str or a torch.device only, and restores every
+tensor on the device it was saved from unless told otherwise.
 """
 
 from __future__ import annotations
 
+import re
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import libcst as cst
 
 from tscheck import cstwalk
-from tscheck.index import JIT_SAVE, JitSite
-from tscheck.model import Family
+from tscheck.index import (
+    JIT_SAVE,
+    JIT_SCRIPT,
+    JIT_TRACE,
+    ClassInfo,
+    FileSummary,
+    FunctionInfo,
+    JitSite,
+)
+from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
+from tscheck.reach import Compiled, Project, compiled_set
 from tscheck.rules.base import FileContext, Rule, dotted, ex
 
 _EXTRA_FILES = "_extra_files"
@@ -269,4 +284,916 @@ class ExtraFilesTypeRule(Rule):
         return None
 
 
-RULES: tuple[type[Rule], ...] = (ExtraFilesTypeRule,)
+# -- what a save / load call is given -------------------------------------------------------------
+
+JIT_LOAD = "torch.jit.load"
+TORCH_SAVE = "torch.save"
+# nn.Module methods that return the module itself: `Net().eval()` is still a Net.
+_RETURNS_SELF = frozenset(
+    {"eval", "train", "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "requires_grad_"}
+)
+
+
+@dataclass(frozen=True)
+class _CallIn:
+    """A call with the scope that holds it (its def, or None at module level)."""
+
+    call: cst.Call
+    scope: cst.FunctionDef | None
+
+
+def _calls_on_lines(ctx: FileContext, lines: set[int]) -> Iterator[_CallIn]:
+    """Every call that starts on one of `lines`, with its scope; sets ctx's block to the
+    call's own (a block is a top-level statement: a def's calls all live in it)."""
+    done: set[int] = set()
+    for line in sorted(lines):
+        module, start = ctx.blocks.module_for_line(line)
+        if id(module) in done:
+            continue
+        done.add(id(module))
+        ctx.use(module, start)
+        stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(module, None)]
+        found: list[_CallIn] = []
+        while stack:
+            node, scope = stack.pop()
+            if isinstance(node, cst.Call) and ctx.range(node).start.line in lines:
+                found.append(_CallIn(node, scope))
+            inner = node if isinstance(node, cst.FunctionDef) else scope
+            stack.extend((child, inner) for child in cstwalk.children(node))
+        found.sort(key=lambda c: ctx.range(c.call).start)
+        for item in found:
+            ctx.use(module, start)
+            yield item
+
+
+def _target_names(target: cst.CSTNode) -> Iterator[str]:
+    """The names an assignment target binds."""
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _target_names(target.value)
+
+
+def _bound_values(
+    ctx: FileContext, scope: cst.FunctionDef | None, name: str
+) -> list[cst.BaseExpression] | None:
+    """What `name = value` statements of `scope` assign to `name`, when those are its only
+    bindings there (no parameter, loop, `with`, import, `global`, augmented or tuple
+    assignment, walrus...); None when something else binds it, or nothing does."""
+    if scope is None:
+        roots: list[cst.CSTNode] = [m for m, _ in ctx.modules()]
+    else:
+        params = scope.params
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        for extra in (params.star_arg, params.star_kwarg):
+            if isinstance(extra, cst.Param):
+                every.append(extra)
+        if any(p.name.value == name for p in every):
+            return None
+        roots = [scope.body]
+    values: list[cst.BaseExpression] = []
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Assign):
+            hits = [t for t in node.targets if name in _target_names(t.target)]
+            if hits:
+                if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+                    return None
+                values.append(node.value)
+        elif isinstance(node, cst.AnnAssign):
+            if name in _target_names(node.target) and node.value is not None:
+                values.append(node.value)
+        elif isinstance(node, (cst.AugAssign, cst.For, cst.CompFor)):
+            if name in _target_names(node.target):
+                return None
+        elif isinstance(node, cst.AsName):
+            if name in _target_names(node.name):
+                return None
+        elif isinstance(node, cst.NamedExpr):
+            if name in _target_names(node.target):
+                return None
+        elif isinstance(node, (cst.Global, cst.Nonlocal)):
+            if any(n.name.value == name for n in node.names):
+                return None
+        elif isinstance(node, cst.ImportAlias):
+            bound = node.asname.name if node.asname is not None else node.name
+            if isinstance(bound, cst.Name) and bound.value == name:
+                return None
+            if isinstance(bound, cst.Attribute) and dotted(bound).split(".")[0] == name:
+                return None
+        elif isinstance(node, cst.Del):
+            return None
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            if node.name.value == name:
+                return None
+            continue  # a scope of its own
+        elif isinstance(node, cst.Lambda):
+            continue
+        stack.extend(cstwalk.children(node))
+    return values or None
+
+
+def _jit_call(ctx: FileContext, expr: cst.BaseExpression, kinds: frozenset[str]) -> bool:
+    return isinstance(expr, cst.Call) and ctx.resolve(dotted(expr.func)) in kinds
+
+
+def _jit_product(
+    ctx: FileContext, expr: cst.BaseExpression, scope: cst.FunctionDef | None, kinds: frozenset[str]
+) -> cst.Call | None:
+    """The `torch.jit.script(...)` (or other `kinds`) call that `expr` visibly is: the call
+    itself, or a local name only ever assigned such calls (the last one is returned)."""
+    if _jit_call(ctx, expr, kinds):
+        assert isinstance(expr, cst.Call)
+        return expr
+    if not isinstance(expr, cst.Name):
+        return None
+    values = _bound_values(ctx, scope, expr.value)
+    if values is None or not all(_jit_call(ctx, v, kinds) for v in values):
+        return None
+    last = values[-1]
+    assert isinstance(last, cst.Call)
+    return last
+
+
+def _constructed_module(
+    ctx: FileContext, expr: cst.BaseExpression, scope: cst.FunctionDef | None
+) -> tuple[FileSummary, ClassInfo] | None:
+    """The project nn.Module class that `expr` visibly is an instance of: `Net(...)`,
+    `Net(...).eval()`, or a local name only ever assigned such expressions (of one class)."""
+    values: list[cst.BaseExpression] = [expr]
+    if isinstance(expr, cst.Name):
+        values = _bound_values(ctx, scope, expr.value) or []
+    found: set[tuple[str, str]] = set()
+    result: tuple[FileSummary, ClassInfo] | None = None
+    for value in values:
+        while (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value in _RETURNS_SELF
+            and isinstance(value.func.value, cst.Call)
+        ):
+            value = value.func.value
+        if not isinstance(value, cst.Call):
+            return None
+        hit = ctx.project.lookup_class(ctx.resolve(dotted(value.func)))
+        if hit is None:
+            return None
+        qualified = ctx.project.qualified_class(hit[0], hit[1])
+        if not ctx.project.is_module_class(qualified):
+            return None
+        found.add((hit[0].path, hit[1].name))
+        result = hit
+    return result if len(found) == 1 else None
+
+
+def _scripted_root(
+    ctx: FileContext, script: cst.Call, scope: cst.FunctionDef | None
+) -> tuple[FileSummary, ClassInfo | FunctionInfo] | None:
+    """What `torch.jit.script(arg)` scripts: a project nn.Module class it is given an
+    instance of, or a project function it is given."""
+    if not script.args or script.args[0].star or script.args[0].keyword is not None:
+        return None
+    arg = script.args[0].value
+    module = _constructed_module(ctx, arg, scope)
+    if module is not None:
+        return module
+    if isinstance(arg, (cst.Name, cst.Attribute)):
+        if isinstance(arg, cst.Name) and _bound_values(ctx, scope, arg.value) is not None:
+            return None  # a local variable: whatever it holds
+        hit = ctx.project.lookup(ctx.resolve(dotted(arg)))
+        if hit is not None and isinstance(hit[1], FunctionInfo) and "." not in hit[1].qualname:
+            return hit[0], hit[1]
+    return None
+
+
+def _lines_with(text: str, pattern: re.Pattern[str]) -> set[int]:
+    return {text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)}
+
+
+def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
+    return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+
+
+def _positional(call: cst.Call) -> list[cst.Arg]:
+    return [a for a in call.args if a.keyword is None and not a.star]
+
+
+def _has_star(call: cst.Call) -> bool:
+    return any(a.star for a in call.args)
+
+
+# -- TS502: the save of a module whose compiled code calls an ignored function ---------------------
+
+_SAVE_CALL = re.compile(r"\bsave\s*\(")
+_COMPILED: weakref.WeakKeyDictionary[Project, dict[str, dict[tuple[str, str], Compiled]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _compiled_for(
+    project: Project, summary: FileSummary, obj: ClassInfo | FunctionInfo
+) -> dict[tuple[str, str], Compiled]:
+    """What scripting `obj` compiles (cached per project: every keystroke asks again)."""
+    known = _COMPILED.get(project)
+    if known is None:
+        known = _COMPILED[project] = {}
+    key = f"{summary.path}:{obj.name}"
+    found = known.get(key)
+    if found is None:
+        found = known[key] = compiled_set(project, [(summary, obj, f"{obj.name} is saved")])
+    return found
+
+
+def _ignored_calls(compiled: dict[tuple[str, str], Compiled]) -> list[Compiled]:
+    """@torch.jit.ignore functions that compiled code calls (not entry points: a submodule's
+    ignored forward, or the root's own, are TS302 / TS304's business)."""
+    found = [
+        c
+        for c in compiled.values()
+        if c.mode == "signature" and c.info.modifier == "ignore" and not c.entry and c.chain
+    ]
+    return sorted(found, key=lambda c: (c.chain[-1].path, c.chain[-1].line))
+
+
+class SaveBlockedByIgnoredCallRule(Rule):
+    code = "TS502"
+    name = "save-of-module-calling-ignored"
+    summary = "This save fails: the scripted module calls a @torch.jit.ignore function"
+    family = Family.DYNAMIC_BEHAVIORS
+    explanation = """
+    **What it does.** Flags `torch.jit.save(m, f)`, `m.save(f)` and
+    `torch.jit.script(Net()).save(f)` where `m` is visibly the result of `torch.jit.script` on
+    a project module (or function) whose compiled code calls a function marked
+    `@torch.jit.ignore`. It names the ignored function and the call that compiles it; TS302
+    reports the same call where it is made, this rule where the program fails.
+
+    **Why it fails.** An ignored function stays a Python call inside the TorchScript graph. The
+    module scripts and runs in this process, but the archive cannot hold Python code:
+    `torch.jit.save` raises `Could not export Python function call 'helper'`. Scripted and
+    frozen modules alike; a traced module saves (tracing ran the Python function and recorded
+    its tensor operations), and `@torch.jit.unused` functions do not block the save (they are
+    compiled as stubs that raise).
+
+    **How to fix.** Mark the function `@torch.jit.unused` if the saved model never runs it,
+    keep the call behind `if not torch.jit.is_scripting():`, or make the function scriptable
+    and drop the decorator.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.unused
+                def log(self, x: torch.Tensor) -> torch.Tensor:
+                    print(sorted({int(v) for v in x.tolist()}))
+                    return x
+
+                @torch.jit.ignore
+                def debug(self, x: torch.Tensor) -> None:
+                    print(x)
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        x = self.log(x)
+                    if not torch.jit.is_scripting():
+                        self.debug(x)
+                    return x + 1
+
+
+            def export() -> bytes:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.script(M()), buffer)
+                return buffer.getvalue()
+            """,
+            call="export()",
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class Inner(nn.Module):
+                @torch.jit.ignore
+                def log(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    return self.log(x) + 1
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> bytes:
+                buffer = io.BytesIO()
+                traced = torch.jit.trace(Inner(), torch.ones(2))
+                traced.save(buffer)
+                scripted = torch.jit.script(M())
+                scripted.save(buffer)
+                return buffer.getvalue()
+            """,
+            call="export()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore
+                def log(self, x: torch.Tensor) -> torch.Tensor:
+                    print(sorted({int(v) for v in x.tolist()}))
+                    return x
+
+                def forward(self, x: torch.Tensor):
+                    if self.training:
+                        x = self.log(x)
+                    return x + 1
+
+
+            def export() -> bytes:
+                buffer = io.BytesIO()
+                net = M().eval()
+                scripted = torch.jit.script(net)
+                torch.jit.save(scripted, buffer)
+                return buffer.getvalue()
+            """,
+            line=23,
+            error="Could not export Python function call 'log'",
+            call="export()",
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+
+
+            @torch.jit.ignore
+            def to_numpy_and_back(x: torch.Tensor) -> torch.Tensor:
+                return torch.from_numpy(x.numpy().copy())
+
+
+            def f(x: torch.Tensor):
+                return to_numpy_and_back(x)
+
+
+            def export() -> bytes:
+                buffer = io.BytesIO()
+                torch.jit.script(f).save(buffer)
+                return buffer.getvalue()
+            """,
+            line=17,
+            error="Could not export Python function call 'to_numpy_and_back'",
+            call="export()",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script")}
+        if not sites:
+            return
+        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL)):
+            saved = self._saved(ctx, item.call)
+            if saved is None:
+                continue
+            script = _jit_product(ctx, saved, item.scope, JIT_SCRIPT)
+            root = _scripted_root(ctx, script, item.scope) if script is not None else None
+            if root is None:
+                continue
+            ignored = _ignored_calls(_compiled_for(ctx.project, *root))
+            if ignored:
+                self._report(ctx, saved, root[1], ignored)
+
+    def _saved(self, ctx: FileContext, call: cst.Call) -> cst.BaseExpression | None:
+        """The module a save call saves: `torch.jit.save(m, ...)` or `m.save(...)`."""
+        name = ctx.resolve(dotted(call.func))
+        if name in JIT_SAVE:
+            positional = _positional(call)
+            return positional[0].value if positional and not call.args[0].keyword else None
+        if name == TORCH_SAVE or not isinstance(call.func, cst.Attribute):
+            return None
+        return call.func.value if call.func.attr.value == "save" else None
+
+    def _report(
+        self,
+        ctx: FileContext,
+        saved: cst.BaseExpression,
+        root: ClassInfo | FunctionInfo,
+        ignored: list[Compiled],
+    ) -> None:
+        first = ignored[0]
+        call = first.chain[-1]
+        caller = first.chain[-2].function if len(first.chain) > 1 else root.name
+        more = f" (and {len(ignored) - 1} more ignored function(s))" if len(ignored) > 1 else ""
+        message = (
+            f"This save fails: `{caller or root.name}` calls `{first.info.qualname}` "
+            f"({call.path}:{call.line}), which is @torch.jit.ignore{more}, so it stays a Python "
+            f"call and torch.jit.save raises `Could not export Python function call "
+            f"'{first.info.name}'`; mark it @torch.jit.unused if the saved model never runs it, "
+            "or make it scriptable"
+        )
+        related = [ChainLink(f"{call.text}: the ignored call", call.path, call.line)]
+        related.extend(
+            ChainLink(f"{c.info.qualname} is marked @torch.jit.ignore", c.path, c.info.line)
+            for c in ignored
+        )
+        ctx.report(saved, message, related=related)
+
+
+# -- TS503: torch.jit.load without map_location in code that works with CUDA ----------------------
+
+_LOAD_CALL = re.compile(r"\bload\s*\(")
+# The file moves things to CUDA: `.cuda(`, or a device string "cuda" / "cuda:N".
+_CUDA = re.compile(r"""\.cuda\s*\(|["']cuda(?::\d+)?["']""")
+
+
+def _load_calls(ctx: FileContext) -> Iterator[_CallIn]:
+    """Every `torch.jit.load(...)` call of the file (found by text first: files without
+    `load(` cost nothing)."""
+    if "load" not in ctx.text:
+        return
+    for item in _calls_on_lines(ctx, _lines_with(ctx.text, _LOAD_CALL)):
+        if ctx.resolve(dotted(item.call.func)) == JIT_LOAD:
+            yield item
+
+
+class LoadWithoutMapLocationRule(Rule):
+    code = "TS503"
+    name = "jit-load-without-map-location"
+    summary = "torch.jit.load without map_location fails on a machine without CUDA"
+    family = Family.DEFAULT_TYPES
+    severity = Severity.WARNING
+    fixable = True
+    explanation = """
+    **What it does.** Flags `torch.jit.load(f)` without `map_location` in a file that moves
+    modules or tensors to CUDA (`.cuda()`, or a `"cuda"` / `"cuda:N"` device string): the
+    archives this code loads may have been saved from a GPU.
+
+    **Why it fails.** A TorchScript archive records the device of every tensor, and
+    `torch.jit.load` restores each one there unless `map_location` says otherwise. An archive
+    saved from a CUDA module then fails to load on a machine without CUDA: a CPU-only build
+    raises `NotImplementedError: Could not run 'aten::empty_strided' with arguments from the
+    'CUDA' backend`, a CUDA build without a GPU a RuntimeError. (The rule's examples are checked
+    with an archive whose storages are rewritten to `cuda:0`, as a GPU machine writes them: this
+    test machine has no GPU to save from.)
+
+    **How to fix.** Pass the device to load onto: `torch.jit.load(f, map_location="cpu")`,
+    then move the module where it should run (`.to(device)`). The fix adds
+    `map_location="cpu"`; it is not marked safe, since on a GPU machine the tensors then load
+    onto the CPU instead of the GPU they were saved from.
+    """
+    VALID = (
+        ex(
+            """
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.scale = nn.Parameter(torch.ones(2))
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale
+
+
+            def export(path: str) -> None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                torch.jit.script(M().to(device)).save(path)
+
+
+            def restore(path: str) -> torch.jit.ScriptModule:
+                return torch.jit.load(path, map_location="cpu")
+            """,
+            call=(
+                "with tempfile.TemporaryDirectory() as d: p = os.path.join(d, 'm.pt'); "
+                "export(p); as_saved_on_cuda(p); restore(p)"
+            ),
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def roundtrip() -> None:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.script(M()), buffer)
+                buffer.seek(0)
+                torch.jit.load(buffer)
+            """,
+            call="roundtrip()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.scale = nn.Parameter(torch.ones(2))
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.scale
+
+
+            def export(path: str) -> None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+                torch.jit.script(M().to(device)).save(path)
+
+
+            def restore(path: str) -> torch.jit.ScriptModule:
+                return torch.jit.load(path)
+            """,
+            line=23,
+            error="from the 'CUDA' backend",
+            call=(
+                "with tempfile.TemporaryDirectory() as d: p = os.path.join(d, 'm.pt'); "
+                "export(p); as_saved_on_cuda(p); restore(p)"
+            ),
+            fixed="""import os
+import tempfile
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(2))
+
+    def forward(self, x: torch.Tensor):
+        return x * self.scale
+
+
+def export(path: str) -> None:
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.jit.script(M().to(device)).save(path)
+
+
+def restore(path: str) -> torch.jit.ScriptModule:
+    return torch.jit.load(path, map_location="cpu")
+""",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        if _CUDA.search(ctx.text) is None:
+            return
+        for item in _load_calls(ctx):
+            call = item.call
+            positional = _positional(call)
+            if _has_star(call) or not positional or len(positional) > 1:
+                continue  # map_location passed positionally, or only run time knows
+            if _keyword(call, "map_location") is not None:
+                continue
+            end = ctx.range(call.args[-1].value).end
+            edit = TextEdit(Range(end, end), ', map_location="cpu"')
+            fix = Fix('Load onto the CPU: map_location="cpu"', (edit,), safe=False)
+            ctx.report(
+                call,
+                "torch.jit.load restores every tensor on the device it was saved from: this "
+                "file works with CUDA, and an archive saved from a GPU fails to load on a "
+                'machine without CUDA; pass map_location="cpu" (then move the module with '
+                "`.to(device)`)",
+                fixes=(fix,),
+            )
+
+
+# -- TS504: torch.save / pickle of a ScriptModule ------------------------------------------------
+
+
+class TorchSaveScriptModuleRule(Rule):
+    code = "TS504"
+    name = "torch-save-of-script-module"
+    summary = "torch.save cannot pickle a ScriptModule: use torch.jit.save"
+    family = Family.UNSUPPORTED_CONSTRUCTS
+    fixable = True
+    explanation = """
+    **What it does.** Flags `torch.save(m, f)` where `m` is visibly the result of
+    `torch.jit.script(...)` or `torch.jit.trace(...)`: the call itself, or a local variable
+    only ever assigned such calls.
+
+    **Why it fails.** `torch.save` pickles, and a ScriptModule has no `__getstate__`:
+    `RuntimeError: Tried to serialize object __torch__.M which does not have a __getstate__
+    method defined!` (a scripted function: `PickleError: ScriptFunction cannot be pickled`).
+
+    **How to fix.** Save TorchScript with `torch.jit.save(m, f)` and read it back with
+    `torch.jit.load` (the fix replaces `torch.save` when the call has just the two
+    arguments), or save the eager module's `state_dict()` with `torch.save`.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> None:
+                net = M()
+                scripted = torch.jit.script(net)
+                torch.jit.save(scripted, io.BytesIO())
+                torch.save(net.state_dict(), io.BytesIO())
+                torch.save(net, io.BytesIO())
+            """,
+            call="export()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> None:
+                scripted = torch.jit.script(M())
+                torch.save(scripted, io.BytesIO())
+            """,
+            line=14,
+            error="does not have a __getstate__ method defined",
+            call="export()",
+            fixed="""import io
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return x + 1
+
+
+def export() -> None:
+    scripted = torch.jit.script(M())
+    torch.jit.save(scripted, io.BytesIO())
+""",
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> None:
+                torch.save(torch.jit.trace(M(), torch.ones(2)), io.BytesIO(), pickle_protocol=2)
+            """,
+            line=13,
+            error="does not have a __getstate__ method defined",
+            call="export()",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        if "save" not in ctx.text:
+            return
+        lines = {s.line for s in ctx.summary.jit_sites if s.kind in ("script", "trace")}
+        if not lines:
+            return
+        for item in _calls_on_lines(ctx, _lines_with(ctx.text, _SAVE_CALL)):
+            call = item.call
+            if ctx.resolve(dotted(call.func)) != TORCH_SAVE:
+                continue
+            positional = _positional(call)
+            if not positional or call.args[0].keyword is not None:
+                continue
+            saved = positional[0].value
+            if _jit_product(ctx, saved, item.scope, JIT_SCRIPT | JIT_TRACE) is None:
+                continue
+            fixes: tuple[Fix, ...] = ()
+            func = call.func
+            if len(call.args) == 2 and len(positional) == 2 and isinstance(func, cst.Attribute):
+                edit = ctx.replace(func.attr, "jit.save")
+                fixes = (Fix("Save it with torch.jit.save", (edit,)),)
+            ctx.report(
+                saved,
+                "torch.save pickles, and a ScriptModule cannot be pickled (RuntimeError: ... "
+                "does not have a __getstate__ method defined); save TorchScript with "
+                "torch.jit.save and read it back with torch.jit.load",
+                fixes=fixes,
+            )
+
+
+# -- TS505: map_location that torch.jit.load refuses ----------------------------------------------
+
+
+def _cpu_lambda(value: cst.BaseExpression) -> bool:
+    """`lambda storage, loc: storage`: torch.load's idiom for "load onto the CPU"."""
+    if not isinstance(value, cst.Lambda) or len(value.params.params) != 2:
+        return False
+    if value.params.star_arg is not cst.MaybeSentinel.DEFAULT or value.params.kwonly_params:
+        return False
+    first = value.params.params[0].name.value
+    return isinstance(value.body, cst.Name) and value.body.value == first
+
+
+class MapLocationTypeRule(Rule):
+    code = "TS505"
+    name = "jit-load-map-location-type"
+    summary = "torch.jit.load's map_location must be None, a str or a torch.device"
+    family = Family.TYPE_CHECKING
+    fixable = True
+    explanation = """
+    **What it does.** Flags `torch.jit.load(f, map_location=...)` given a lambda, a function
+    literal or a dict: the forms `torch.load` accepts and `torch.jit.load` does not.
+
+    **Why it fails.** `torch.jit.load` checks the type first: `ValueError: map_location should
+    be either None, string or torch.device, but got type: <class 'function'>` (`<class
+    'dict'>`). It cannot remap one device to another: it loads everything onto the one device.
+
+    **How to fix.** Pass the device: `map_location="cpu"`, `map_location=torch.device("cuda",
+    0)`. The fix turns torch.load's CPU idiom `lambda storage, loc: storage` into `"cpu"`.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def roundtrip() -> None:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.script(M()), buffer)
+                for location in ("cpu", torch.device("cpu"), None):
+                    buffer.seek(0)
+                    torch.jit.load(buffer, map_location=location)
+                weights = io.BytesIO()
+                torch.save(M().state_dict(), weights)
+                weights.seek(0)
+                torch.load(weights, map_location=lambda storage, loc: storage)
+            """,
+            call="roundtrip()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def roundtrip() -> None:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.script(M()), buffer)
+                buffer.seek(0)
+                torch.jit.load(buffer, map_location=lambda storage, loc: storage)
+            """,
+            line=16,
+            error="map_location should be either None, string or torch.device",
+            call="roundtrip()",
+            fixed="""import io
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return x + 1
+
+
+def roundtrip() -> None:
+    buffer = io.BytesIO()
+    torch.jit.save(torch.jit.script(M()), buffer)
+    buffer.seek(0)
+    torch.jit.load(buffer, map_location="cpu")
+""",
+        ),
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def roundtrip() -> None:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.script(M()), buffer)
+                buffer.seek(0)
+                torch.jit.load(buffer, {"cuda:0": "cpu"})
+            """,
+            line=16,
+            error="map_location should be either None, string or torch.device",
+            call="roundtrip()",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        for item in _load_calls(ctx):
+            call = item.call
+            positional = _positional(call)
+            arg = _keyword(call, "map_location")
+            if arg is None and len(positional) >= 2 and positional[1] is call.args[1]:
+                arg = positional[1]
+            if arg is None:
+                continue
+            value = arg.value
+            if isinstance(value, cst.Lambda):
+                kind = "a lambda"
+            elif isinstance(value, (cst.Dict, cst.DictComp)):
+                kind = "a dict"
+            else:
+                continue
+            fixes: tuple[Fix, ...] = ()
+            if _cpu_lambda(value):
+                fixes = (Fix('Load onto the CPU: "cpu"', (ctx.replace(value, '"cpu"'),)),)
+            ctx.report(
+                value,
+                f"torch.jit.load takes map_location as None, a str or a torch.device, not "
+                f"{kind} (ValueError: map_location should be either None, string or "
+                'torch.device); pass the device to load onto, e.g. "cpu"',
+                fixes=fixes,
+            )
+
+
+RULES: tuple[type[Rule], ...] = (
+    ExtraFilesTypeRule,
+    SaveBlockedByIgnoredCallRule,
+    LoadWithoutMapLocationRule,
+    TorchSaveScriptModuleRule,
+    MapLocationTypeRule,
+)
