@@ -31,7 +31,7 @@ from tscheck.index import (
     JitSite,
 )
 from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
-from tscheck.reach import Compiled, Project, compiled_set
+from tscheck.reach import Compiled, Project, compiled_set, is_torch_module
 from tscheck.rules.base import FileContext, Rule, dotted, ex
 
 _EXTRA_FILES = "_extra_files"
@@ -1190,10 +1190,163 @@ def roundtrip() -> None:
             )
 
 
+# -- TS506: torch.jit.save of an eager module ---------------------------------------------------
+
+_SAVE_METHODS = frozenset({"save", "save_to_buffer"})
+
+
+def _plain_eager_module(project: Project, summary: FileSummary, cls: ClassInfo) -> bool:
+    """Every base is a project class or torch.nn's, and nothing defines `save` /
+    `save_to_buffer` (a class that does, or a base we cannot see, may be a ScriptModule)."""
+    for s, c in project.mro(project.qualified_class(summary, cls)):
+        names = {m.name for m in c.methods} | {a.attr for a in c.init_attrs}
+        if _SAVE_METHODS & (names | set(c.class_attrs)):
+            return False
+        for base in c.bases:
+            q = project.qualify(s, base)
+            if project.lookup_class(q) is None and not is_torch_module(q):
+                return False
+    return True
+
+
+class SaveEagerModuleRule(Rule):
+    code = "TS506"
+    name = "jit-save-of-eager-module"
+    summary = "torch.jit.save is given an eager nn.Module, not a scripted or traced one"
+    family = Family.TYPE_CHECKING
+    fixable = True
+    explanation = """
+    **What it does.** Flags `torch.jit.save(m, f)` where `m` is visibly an instance of a project
+    `nn.Module` subclass (`Net(...)`, `Net(...).eval()`, or a local variable only ever assigned
+    such expressions) that nobody scripted or traced.
+
+    **Why it fails.** `torch.jit.save` only forwards to the module's own `save` (a path) or
+    `save_to_buffer` (a file object), which ScriptModules have and eager modules do not:
+    `AttributeError: 'Net' object has no attribute 'save_to_buffer'` (`'save'`).
+
+    **How to fix.** Script (or trace) it first: `torch.jit.save(torch.jit.script(net), f)`.
+    The fix does this; it is not marked safe, since scripting can fail where the eager module
+    ran, and tracing may be what was meant. To save the weights only, use
+    `torch.save(net.state_dict(), f)`.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> None:
+                net = M()
+                net = torch.jit.script(net)
+                torch.jit.save(net, io.BytesIO())
+                torch.jit.save(torch.jit.trace(M(), torch.ones(2)), io.BytesIO())
+            """,
+            call="export()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> None:
+                torch.jit.save(M().eval(), io.BytesIO())
+            """,
+            line=13,
+            error="object has no attribute 'save_to_buffer'",
+            call="export()",
+            fixed="""import io
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return x + 1
+
+
+def export() -> None:
+    torch.jit.save(torch.jit.script(M().eval()), io.BytesIO())
+""",
+        ),
+        ex(
+            """
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export(folder: str) -> None:
+                net = M()
+                torch.jit.save(net, os.path.join(folder, "m.pt"))
+            """,
+            line=15,
+            error="object has no attribute 'save'",
+            call="with tempfile.TemporaryDirectory() as d: export(d)",
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        sites = {s.line for s in ctx.summary.jit_sites if s.kind == "save"}
+        if not sites:
+            return
+        for item in _calls_on_lines(ctx, sites):
+            call = item.call
+            name = dotted(call.func)
+            if ctx.resolve(name) not in JIT_SAVE:
+                continue
+            positional = _positional(call)
+            if not positional or call.args[0].keyword is not None:
+                continue
+            saved = positional[0].value
+            found = _constructed_module(ctx, saved, item.scope)
+            if found is None or not _plain_eager_module(ctx.project, *found):
+                continue
+            fixes: tuple[Fix, ...] = ()
+            if name.endswith(".save"):
+                script = name.removesuffix("save") + "script"
+                text = f"{script}({ctx.code_for(saved)})"
+                fixes = (Fix("Script it first", (ctx.replace(saved, text),), safe=False),)
+            ctx.report(
+                saved,
+                f"torch.jit.save saves ScriptModules, and this is an eager `{found[1].name}` "
+                "(AttributeError: no attribute 'save' / 'save_to_buffer'); script or trace "
+                "it first: torch.jit.save(torch.jit.script(model), f)",
+                fixes=fixes,
+            )
+
+
 RULES: tuple[type[Rule], ...] = (
     ExtraFilesTypeRule,
     SaveBlockedByIgnoredCallRule,
     LoadWithoutMapLocationRule,
     TorchSaveScriptModuleRule,
     MapLocationTypeRule,
+    SaveEagerModuleRule,
 )
