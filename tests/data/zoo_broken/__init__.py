@@ -1,0 +1,1 @@
+"""A recall corpus in the styles of timm and torchvision: each class holds one realistic mistake."""
