@@ -601,9 +601,9 @@ class SaveBlockedByIgnoredCallRule(Rule):
             def export() -> bytes:
                 buffer = io.BytesIO()
                 traced = torch.jit.trace(Inner(), torch.ones(2))
-                traced.save(buffer)
+                torch.jit.save(traced, buffer)
                 scripted = torch.jit.script(M())
-                scripted.save(buffer)
+                torch.jit.save(scripted, buffer)
                 return buffer.getvalue()
             """,
             call="export()",
@@ -659,12 +659,47 @@ class SaveBlockedByIgnoredCallRule(Rule):
 
             def export() -> bytes:
                 buffer = io.BytesIO()
-                torch.jit.script(f).save(buffer)
+                torch.jit.save(torch.jit.script(f), buffer)
                 return buffer.getvalue()
             """,
             line=17,
             error="Could not export Python function call 'to_numpy_and_back'",
             call="export()",
+        ),
+        ex(
+            """
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class Head(nn.Module):
+                @torch.jit.ignore
+                def decode(self, x: torch.Tensor) -> torch.Tensor:
+                    return x.argmax(-1)
+
+                def forward(self, x: torch.Tensor):
+                    return self.decode(x)
+
+
+            class Body(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.head = Head()
+
+                def forward(self, x: torch.Tensor):
+                    return self.head(x)
+
+
+            def export(folder: str) -> None:
+                torch.jit.script(Body()).save(os.path.join(folder, "m.pt"))
+            """,
+            line=27,
+            error="Could not export Python function call 'decode'",
+            target="Body()",
+            call="with tempfile.TemporaryDirectory() as d: export(d)",
         ),
     )
     CATALOG = ()
@@ -706,9 +741,12 @@ class SaveBlockedByIgnoredCallRule(Rule):
         call = first.chain[-1]
         caller = first.chain[-2].function if len(first.chain) > 1 else root.name
         more = f" (and {len(ignored) - 1} more ignored function(s))" if len(ignored) > 1 else ""
+        where = f"line {call.line}"
+        if call.path != ctx.summary.path:
+            where = f"{call.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{call.line}"
         message = (
             f"This save fails: `{caller or root.name}` calls `{first.info.qualname}` "
-            f"({call.path}:{call.line}), which is @torch.jit.ignore{more}, so it stays a Python "
+            f"({where}), which is @torch.jit.ignore{more}, so it stays a Python "
             f"call and torch.jit.save raises `Could not export Python function call "
             f"'{first.info.name}'`; mark it @torch.jit.unused if the saved model never runs it, "
             "or make it scriptable"
