@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import libcst as cst
 
@@ -36,6 +36,20 @@ if TYPE_CHECKING:
     from tscheck.rules.base import FunctionContext
 
 Resolve = Callable[[str], str]
+
+
+class TypeEnv(Protocol):
+    """What `type_of` needs: `FunctionTypes`, or a flow-sensitive view a rule builds."""
+
+    @property
+    def resolve(self) -> Resolve: ...
+
+    @property
+    def owner(self) -> ClassInfo | None: ...
+
+    def name_type(self, name: str) -> TSType | None: ...
+
+    def is_local(self, name: str) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -374,7 +388,7 @@ class FunctionTypes:
         return type_of(expr, self)
 
 
-def type_of(expr: cst.BaseExpression, env: FunctionTypes) -> TSType | None:
+def type_of(expr: cst.BaseExpression, env: TypeEnv) -> TSType | None:
     found = literal_type(expr)
     if found is not None:
         return found
@@ -418,7 +432,7 @@ def type_of(expr: cst.BaseExpression, env: FunctionTypes) -> TSType | None:
     return None
 
 
-def _list_literal(expr: cst.List, env: FunctionTypes) -> TSType | None:
+def _list_literal(expr: cst.List, env: TypeEnv) -> TSType | None:
     if not expr.elements:
         return list_of(TENSOR)  # TorchScript's default for `[]`
     if any(isinstance(e, cst.StarredElement) for e in expr.elements):
@@ -440,7 +454,7 @@ def _list_literal(expr: cst.List, env: FunctionTypes) -> TSType | None:
     return list_of(union_of(tuple(known)))
 
 
-def _binary(expr: cst.BinaryOperation, env: FunctionTypes) -> TSType | None:
+def _binary(expr: cst.BinaryOperation, env: TypeEnv) -> TSType | None:
     left, right = type_of(expr.left, env), type_of(expr.right, env)
     if left is None or right is None:
         return None
@@ -470,7 +484,7 @@ def _binary(expr: cst.BinaryOperation, env: FunctionTypes) -> TSType | None:
     return None
 
 
-def _call(expr: cst.Call, env: FunctionTypes) -> TSType | None:
+def _call(expr: cst.Call, env: TypeEnv) -> TSType | None:
     func = expr.func
     if isinstance(func, cst.Name) and not env.is_local(func.value):
         if func.value in _INT_RESULT_BUILTINS and env.resolve(func.value) == func.value:
@@ -494,7 +508,7 @@ def _call(expr: cst.Call, env: FunctionTypes) -> TSType | None:
     return None
 
 
-def _subscript(expr: cst.Subscript, env: FunctionTypes) -> TSType | None:
+def _subscript(expr: cst.Subscript, env: TypeEnv) -> TSType | None:
     container = type_of(expr.value, env)
     if container is None or len(expr.slice) != 1:
         return None
