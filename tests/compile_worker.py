@@ -3,6 +3,12 @@ child per snippet so that every snippet starts from a clean compiler state.
 
 stdin: a JSON list of {"code", "target", "call"}; stdout: a JSON list of
 {"accepted": bool, "stage": "import|target|script|save|load|call|timeout|crash", "error": str}.
+
+A job with "trace_inputs" is traced instead (tracing rules, TS4xx): torch.jit.trace with
+check_trace=True, every TracerWarning recorded ("TracerWarning at line N: message" for the
+snippet's own lines), then "call" (with `m` the traced and `eager` the original object) and
+the traced and eager results compared on "second_inputs" ("diverges: ..." when they differ).
+Accepted means no TracerWarning at all and equal results.
 """
 
 from __future__ import annotations
@@ -83,6 +89,62 @@ def run_one(code: str, target: str | None, call: str | None, folder: str, index:
     return {"accepted": True, "stage": "done", "error": ""}
 
 
+def run_trace(job: dict, folder: str, index: int) -> dict:
+    name = f"tscheck_example_{index}"
+    path = os.path.join(folder, name + ".py")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(job["code"])
+    stage = "import"
+    problems: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sys.path.insert(0, folder)
+            module = __import__(name)
+            names = {**vars(module), "torch": torch}
+            stage = "target"
+            eager = eval(job.get("target") or default_target(job["code"]), names)
+            inputs = eval(job["trace_inputs"], names)
+            stage = "trace"
+            try:
+                traced = torch.jit.trace(eager, inputs, check_trace=True)
+            except torch.jit._trace.TracingCheckError as exc:  # re-tracing gave another graph
+                text = str(exc)
+                first = "Graphs differed across invocations" if "Graphs differed" in text else ""
+                error = f"check_trace: {first or text.splitlines()[0]}\n{text}"
+                return {"accepted": False, "stage": stage, "error": error}
+            for w in caught:
+                if issubclass(w.category, torch.jit.TracerWarning):
+                    where = f"line {w.lineno}" if w.filename == path else "torch"
+                    problems.append(f"TracerWarning at {where}: {w.message}")
+            stage = "call"
+            if job.get("call"):
+                exec(job["call"], {**names, "m": traced, "eager": eager})
+            second = eval(job.get("second_inputs") or job["trace_inputs"], names)
+            torch.manual_seed(0)
+            expected = eager(*second)
+            torch.manual_seed(0)
+            try:
+                got = traced(*second)
+            except Exception as exc:  # a size baked in that the second inputs do not have
+                last = str(exc).strip().splitlines()[-1:] or [""]
+                problems.append(f"diverges: the traced module raises {last[0]}")
+            else:
+                if not _same(expected, got):
+                    problems.append("diverges: the traced result differs from eager Python")
+    except BaseException as exc:
+        return {"accepted": False, "stage": stage, "error": f"{type(exc).__name__}: {exc}"}
+    return {"accepted": not problems, "stage": "done", "error": "\n".join(problems)}
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        return a.shape == b.shape and torch.allclose(a, b)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
 def main() -> None:
     jobs = json.load(sys.stdin)
     results = []
@@ -96,7 +158,12 @@ def main() -> None:
                 # The snippet may print; the parent's stdout carries only the JSON answer.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
                 try:
-                    out = run_one(job["code"], job.get("target"), job.get("call"), folder, index)
+                    if job.get("trace_inputs"):
+                        out = run_trace(job, folder, index)
+                    else:
+                        out = run_one(
+                            job["code"], job.get("target"), job.get("call"), folder, index
+                        )
                     data = json.dumps(out).encode()
                 except BaseException as exc:
                     data = json.dumps(

@@ -23,6 +23,9 @@ class Job:
     code: str
     target: str | None = None
     call: str | None = None
+    # Traced instead of scripted (see compile_worker.run_trace).
+    trace_inputs: str | None = None
+    second_inputs: str | None = None
 
 
 def compile_all(jobs: list[Job], timeout: float = 900) -> list[Verdict]:

@@ -29,6 +29,8 @@ class Config:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()  # glob -> codes
     exclude: tuple[str, ...] = ()  # gitignore-style globs, relative to `root`
     roots: tuple[str, ...] = ()  # "path/to/file.py:Class"
+    # Modules and functions traced with torch.jit.trace beyond the call sites tscheck sees.
+    traced: tuple[str, ...] = ()  # "path/to/file.py:Class"
     severity: tuple[tuple[str, Severity], ...] = ()  # code or prefix -> severity
     root: str = "."  # the folder holding pyproject.toml; relative paths start here
     source: str = ""  # the file the config came from, for messages
@@ -169,6 +171,7 @@ def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") 
         "exclude",
         "extend-exclude",
         "roots",
+        "traced",
         "severity",
         "factories",
         "preload",
@@ -207,6 +210,7 @@ def from_mapping(section: Mapping[str, Any], root: str = ".", source: str = "") 
         ),
         exclude=_strings(section, "exclude", where) + _strings(section, "extend-exclude", where),
         roots=_strings(section, "roots", where),
+        traced=_strings(section, "traced", where),
         severity=tuple(severities),
         root=root,
         source=source,

@@ -31,6 +31,8 @@ from tscheck.reach import (
 )
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
+from tscheck.rules.ts4xx_tracing import TracingRule
+from tscheck.trace_reach import TRACED, traced_set
 from tscheck.walk import Dispatch, dispatch_for, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -185,7 +187,7 @@ def check(
         compiled = compiled_set(project, _roots(project, config))
         if cache is not None:
             cache.keep_compiled(list(project.files.values()), config, compiled)
-    by_path = by_file(compiled.values())
+    by_path = by_file([*compiled.values(), *traced_functions(project, config, rules)])
     key = project_key(summaries, config, rules) if cache is not None else ()
     diagnostics: list[Diagnostic] = []
     errors: list[str] = []
@@ -208,8 +210,27 @@ def check(
 
 
 def plan(project: Project, config: Config = DEFAULT) -> dict[str, list[Compiled]]:
-    """The compiled set under `config`'s roots, grouped by file path."""
-    return by_file(compiled_set(project, _roots(project, config)).values())
+    """The compiled set under `config`'s roots and the traced set, grouped by file path."""
+    compiled = compiled_set(project, _roots(project, config)).values()
+    return by_file([*compiled, *traced_functions(project, config, active_rules(config))])
+
+
+def traced_functions(project: Project, config: Config, rules: Sequence[Rule]) -> list[Compiled]:
+    """What `torch.jit.trace` runs (`trace_reach`): from its call sites and `traced` in
+    config; the tracing rules (TS4xx) run on these, and only on these."""
+    if not any(isinstance(rule, TracingRule) for rule in rules):
+        return []
+    sites = any(s.kind == "trace" for f in project.files.values() for s in f.jit_sites)
+    if not sites and not config.traced:
+        return []
+    chosen = [
+        Root(candidate, name)
+        for spec in config.traced
+        for path, _, name in [spec.rpartition(":")]
+        for candidate in project.files
+        if _same_file(candidate, path, config.root)
+    ]
+    return traced_set(project, chosen)
 
 
 def by_file(compiled: Iterable[Compiled]) -> dict[str, list[Compiled]]:
@@ -361,11 +382,18 @@ class _FileWork:
         """The rules on `functions`, in order; stops (shorter list) if libcst cannot parse."""
         out: list[_Done] = []
         blocks = self.blocks
-        dispatch = dispatch_for(self.rules)
+        # Tracing rules see traced functions only; the others, compiled functions only.
+        scripting = [rule for rule in self.rules if not isinstance(rule, TracingRule)]
+        tracing: list[Rule] = [rule for rule in self.rules if isinstance(rule, TracingRule)]
+        dispatch = dispatch_for(scripting)
         hooked = {
-            hook: [rule for rule in self.rules if _overrides(rule, hook)]
+            hook: [rule for rule in scripting if _overrides(rule, hook)]
             for hook in ("check_function", "check_signature")
         }
+        traced_hooked = {
+            hook: [rule for rule in tracing if _overrides(rule, hook)] for hook in hooked
+        }
+        traced_dispatch = dispatch_for(tracing)
         for c in functions:
             findings: list[Finding] = []
             errors: list[str] = []
@@ -388,8 +416,8 @@ class _FileWork:
                     blocks,
                     findings,
                     errors,
-                    hooked,
-                    dispatch,
+                    traced_hooked if c.mode == TRACED else hooked,
+                    traced_dispatch if c.mode == TRACED else dispatch,
                 )
             finally:
                 reads, blocks.reads = blocks.reads, None
@@ -425,14 +453,14 @@ def _analyze_function(
         blocks=blocks,
         findings=findings,
     )
-    hook = "check_function" if c.mode == "compiled" else "check_signature"
+    hook = "check_signature" if c.mode == "signature" else "check_function"
     for rule in hooked[hook]:
         ctx.rule_code = rule.code
         try:
             getattr(rule, hook)(ctx)
         except Exception as exc:  # a rule's bug must not cost the other rules
             errors.append(_crash(rule.code, summary.path, c.info.line, exc))
-    if c.mode == "compiled":
+    if c.mode != "signature":  # "compiled", or "traced" (trace_reach)
         errors.extend(walk_function(node, ctx, dispatch))
 
 

@@ -109,6 +109,14 @@ class Example:
     call: str | None = None
     # INVALID only: the exact module text after applying the rule's preferred fix.
     fixed: str | None = None
+    # Tracing rules (TS4xx): the example is traced, not scripted. `trace_inputs` is the
+    # tuple expression `torch.jit.trace` gets; the traced result must equal eager Python on
+    # `second_inputs` (VALID), while INVALID gives a TracerWarning on `line` or differs
+    # there. `call` then runs first, with `m` the traced and `eager` the original object.
+    # `error` is then the TracerWarning's text, or starts "diverges" (results differ) or
+    # "check_trace" (torch.jit.trace's own re-trace check failed).
+    trace_inputs: str | None = None
+    second_inputs: str | None = None
 
 
 @dataclass(frozen=True)

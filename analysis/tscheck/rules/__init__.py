@@ -10,6 +10,7 @@ from tscheck.rules import (
     ts2xx_types,
     ts3xx_decorators,
     ts3xx_python_only,
+    ts4xx_tracing,
     ts5xx_serialization,
 )
 from tscheck.rules.base import Rule
@@ -22,6 +23,7 @@ FAMILIES = (
     ts2xx_types,
     ts3xx_decorators,
     ts3xx_python_only,
+    ts4xx_tracing,
     ts5xx_serialization,
 )
 ALL_RULES: tuple[Rule, ...] = tuple(

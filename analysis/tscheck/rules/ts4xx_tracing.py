@@ -1,0 +1,909 @@
+"""TS401-TS429: tracing hazards, in code that `torch.jit.trace` runs (see `trace_reach`).
+
+Ground truth: torch 2.13. A trace runs the Python once on the example inputs and records
+tensor operations; everything Python computes along the way is a constant of the graph.
+Measured with `warnings.catch_warnings(record=True)` around `torch.jit.trace`:
+- `bool(t)` (an `if` / `while` / `assert` / `and` / `or` / `not` on a tensor), `t.item()`,
+  `int(t)`, `float(t)`, `t.tolist()`, `t.numpy()`, `len(t)` and `for v in t` emit a
+  `TracerWarning` at their line; so does a comparison of a size in a condition
+  (`if x.shape[0] > 2:`) or `int(x.size(0))`, because sizes are traced as 0-dim tensors.
+- Sizes used in arithmetic or passed to tensor ops (`x.view(x.shape[0], -1)`,
+  `torch.zeros(x.size(0))`) are recorded dynamically: not a hazard. `x.dim()` / `x.ndim` are
+  plain ints (a trace is specialised to the rank anyway).
+- No warning, but a baked value: `range(x.shape[0])` (the loop is unrolled for the example's
+  size), `self.training` (the mode at trace time), `random.*` / `np.random.*` (one draw).
+Code under `torch.jit.is_tracing()` decides which branch runs; `@torch.jit.script` and
+`@torch.jit.script_if_tracing` functions are compiled, not traced (`trace_reach` skips them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from tscheck import cstwalk
+from tscheck.model import Family, Severity
+from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+
+TENSOR = "tensor"  # a traced tensor
+LIKE = "like"  # a traced input: a tensor or a tuple/list/dict of tensors
+SIZE = "size"  # a torch.Size of a tensor
+DIM = "dim"  # one size of a tensor: a 0-dim tensor while tracing
+COMPARED = "compared"  # a comparison of a size: a 0-dim bool tensor while tracing
+
+# Tensor methods that return a tensor (never a tuple, a Python number or None).
+_TENSOR_METHODS = frozenset(
+    """abs add all any argmax argmin bmm bool byte ceil clamp clamp_min clamp_max clone
+    contiguous cos count_nonzero cpu cuda cumsum detach div double eq exp expand expand_as
+    flatten flip float floor gather ge gt half index_select int isnan isinf isfinite le log
+    log_softmax logical_and logical_not logical_or long lt masked_fill matmul mean mm mul
+    ne neg nonzero norm permute pow prod reciprocal relu repeat reshape round rsqrt sigmoid
+    sign sin softmax sqrt square squeeze std sub sum t tanh to transpose type_as unsqueeze
+    var view view_as""".split()
+)
+# ... and those that return a tuple when given a dimension.
+_REDUCTIONS = frozenset({"max", "min", "median"})
+# torch.<name> functions that return a tensor.
+_TORCH_FUNCTIONS = frozenset(
+    """abs add addmm all any arange argmax argmin as_tensor baddbmm bmm cat ceil clamp clone
+    cos count_nonzero cumprod cumsum div dropout einsum empty empty_like eq erf exp expm1
+    flatten flip floor fmod full full_like ge gelu gt index_select isfinite isinf isnan le
+    linspace log log1p log_softmax logical_and logical_not logical_or lt masked_fill matmul
+    maximum mean minimum mm mul narrow ne neg norm ones ones_like outer permute pow prod rand
+    rand_like randint randn randn_like relu remainder repeat_interleave reshape roll round
+    rsqrt sigmoid sign silu sin softmax sqrt square squeeze stack std sub sum tanh tensor
+    transpose tril triu unsqueeze var where zeros zeros_like""".split()
+)
+_FUNCTIONAL = frozenset(
+    """dropout gelu linear log_softmax normalize pad relu sigmoid silu softmax tanh""".split()
+)
+_CONVERSIONS = {
+    "int": "a Python int",
+    "float": "a Python float",
+    "bool": "a Python bool",
+    "complex": "a Python complex",
+}
+_LEAVING = {"item": "a Python number", "tolist": "a Python list", "numpy": "a NumPy array"}
+_SCRIPT_IT = (
+    "Move the part that depends on the value into a function decorated with "
+    "`@torch.jit.script_if_tracing` (the trace keeps a call to the compiled function), or "
+    "script that submodule (`torch.jit.script(sub)`), since traced and scripted code mix."
+)
+
+
+# -- what a value is --------------------------------------------------------------------------
+
+
+@dataclass
+class _Facts:
+    """What the names of one traced function hold, as far as it is visible."""
+
+    node: cst.FunctionDef
+    kinds: dict[str, str | None]
+
+
+_last: list[_Facts] = []  # the facts of the function being walked (one walk at a time)
+
+
+def _facts(ctx: FunctionContext) -> _Facts:
+    if _last and _last[0].node is ctx.node:
+        return _last[0]
+    params = _param_kinds(ctx)
+    facts = _Facts(ctx.node, dict(params))
+    assigned: dict[str, list[cst.BaseExpression | None]] = {}
+    for node in cstwalk.preorder(ctx.node.body):
+        for name, value in _bindings(node):
+            assigned.setdefault(name, []).append(value)
+    for _ in range(2):  # a second round sees names bound from names bound later in the text
+        for name, values in assigned.items():
+            kinds = {_kind(v, facts, ctx) if v is not None else None for v in values}
+            if name in params:
+                kinds.add(params[name])
+            facts.kinds[name] = _join(kinds)
+    _last[:] = [facts]
+    return facts
+
+
+def _join(kinds: set[str | None]) -> str | None:
+    """The kind of a name bound several times: one kind, or LIKE for tensors and traced
+    values mixed (`x = self.block(x)` over a tensor `x`); None otherwise."""
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return LIKE if kinds == {TENSOR, LIKE} else None
+
+
+def _param_kinds(ctx: FunctionContext) -> dict[str, str | None]:
+    """Parameters annotated Tensor are tensors; unannotated ones without a default that a
+    trace passes along are traced inputs (a tensor, or a container of tensors)."""
+    params = ctx.node.params
+    out: dict[str, str | None] = {}
+    for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+        name = param.name.value
+        if param.annotation is not None:
+            text = ctx.resolve(dotted(param.annotation.annotation))
+            out[name] = TENSOR if text == "torch.Tensor" else None
+        elif param.default is None and name != "self":
+            out[name] = LIKE
+        else:
+            out[name] = None
+    return out
+
+
+def _bindings(node: cst.CSTNode) -> list[tuple[str, cst.BaseExpression | None]]:
+    """(name, value) for each plain name a statement binds (value None when unknown)."""
+    if isinstance(node, cst.Assign):
+        out: list[tuple[str, cst.BaseExpression | None]] = []
+        for target in node.targets:
+            if isinstance(target.target, cst.Name):
+                out.append((target.target.value, node.value))
+            else:
+                out.extend((name, None) for name in _names(target.target))
+        return out
+    if isinstance(node, cst.AnnAssign) and isinstance(node.target, cst.Name):
+        return [(node.target.value, node.value)]
+    if isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+        value = cst.BinaryOperation(node.target, cst.Add(), node.value)
+        return [(node.target.value, value)]
+    if isinstance(node, (cst.For, cst.CompFor)):
+        return [(name, None) for name in _names(node.target)]
+    if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
+        return [(node.target.value, node.value)]
+    if isinstance(node, (cst.WithItem,)) and node.asname is not None:
+        return [(name, None) for name in _names(node.asname.name)]
+    return []
+
+
+def _names(target: cst.CSTNode) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return _names(target.value)
+    return []
+
+
+def _kind(expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> str | None:
+    """TENSOR, LIKE, SIZE, DIM, COMPARED, or None (anything else, or unknown)."""
+    if isinstance(expr, cst.Name):
+        return facts.kinds.get(expr.value)
+    if isinstance(expr, cst.Attribute):
+        base = _kind(expr.value, facts, ctx)
+        if base in (TENSOR, LIKE):
+            if expr.attr.value == "shape":
+                return SIZE
+            if expr.attr.value in ("T", "mT", "data", "real", "imag"):
+                return TENSOR
+        return None
+    if isinstance(expr, cst.Subscript):
+        base = _kind(expr.value, facts, ctx)
+        if base == TENSOR:
+            return TENSOR
+        if base == SIZE and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            return DIM
+        return None
+    if isinstance(expr, cst.Call):
+        return _call_kind(expr, facts, ctx)
+    if isinstance(expr, cst.BinaryOperation):
+        left, right = _kind(expr.left, facts, ctx), _kind(expr.right, facts, ctx)
+        if TENSOR in (left, right):
+            return TENSOR
+        if left == right == LIKE:
+            return LIKE  # tensors, or containers joined
+        if LIKE in (left, right):
+            other = expr.right if left == LIKE else expr.left
+            if not isinstance(other, (cst.Integer, cst.Float)):
+                return None
+            if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Divide, cst.Power)):
+                return TENSOR  # a tuple or list plus a number raises: this is a tensor
+            if isinstance(expr.operator, cst.Multiply):
+                return LIKE  # a tensor, or a container repeated
+        if DIM in (left, right) and LIKE not in (left, right) and SIZE not in (left, right):
+            return DIM
+        return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(
+        expr.operator, (cst.Minus, cst.BitInvert)
+    ):
+        inner = _kind(expr.expression, facts, ctx)
+        return inner if inner in (TENSOR, DIM) else None
+    if isinstance(expr, cst.Comparison):
+        return _comparison_kind(expr, facts, ctx)
+    return None
+
+
+def _comparison_kind(expr: cst.Comparison, facts: _Facts, ctx: FunctionContext) -> str | None:
+    operators = [target.operator for target in expr.comparisons]
+    if any(isinstance(op, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for op in operators):
+        return None
+    kinds = [
+        _kind(expr.left, facts, ctx),
+        *(_kind(t.comparator, facts, ctx) for t in expr.comparisons),
+    ]
+    if TENSOR in kinds:
+        return TENSOR
+    ordering = all(
+        isinstance(op, (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual))
+        for op in operators
+    )
+    if LIKE in kinds and ordering:
+        return TENSOR  # `<` on a tuple and a number raises, so this one is a tensor
+    if DIM in kinds and LIKE not in kinds and SIZE not in kinds:
+        return COMPARED
+    return None
+
+
+def _call_kind(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | None:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        receiver = _kind(func.value, facts, ctx)
+        method = func.attr.value
+        if receiver in (TENSOR, LIKE):
+            if method in _TENSOR_METHODS:
+                return TENSOR
+            if method in _REDUCTIONS and not call.args:
+                return TENSOR
+            if method == "size":
+                return DIM if call.args else SIZE
+            return None
+    name = dotted(func)
+    if not name:
+        return None
+    owner = ctx.owner
+    head, _, attr = name.partition(".")
+    if head == "self" and owner is not None and any(s.attr == attr for s in owner.submodules):
+        return LIKE  # a submodule's output: a tensor, or a container of tensors
+    resolved = ctx.resolve(name)
+    head, _, last = resolved.rpartition(".")
+    if head == "torch" and last in _TORCH_FUNCTIONS:
+        return TENSOR
+    if head == "torch.nn.functional" and last in _FUNCTIONAL:
+        return TENSOR
+    return None
+
+
+# -- where the trace does not go ---------------------------------------------------------------
+
+
+def _tracing_value(test: cst.BaseExpression) -> bool | None:
+    """The value of `test` while tracing, when `torch.jit.is_tracing()` (True) or
+    `torch.jit.is_scripting()` (False) decides it, through `not`, `and`, `or`."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _tracing_value(test.expression)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        left, right = _tracing_value(test.left), _tracing_value(test.right)
+        decisive = isinstance(test.operator, cst.Or)
+        if decisive in (left, right):
+            return decisive
+        if left is not None and left == right:
+            return left
+        return None
+    if isinstance(test, cst.Call) and not test.args:
+        last = dotted(test.func).split(".")[-1]
+        if last in ("is_tracing", "_is_tracing"):
+            return True
+        if last in ("is_scripting", "_is_scripting"):
+            return False
+    return None
+
+
+def _skipped(node: cst.CSTNode, ctx: FunctionContext) -> bool:
+    """Whether `node` is in a branch that tracing never runs (decided by is_tracing /
+    is_scripting), or in the test that decides it."""
+    path = [*ctx.ancestors, node]
+    for i, above in enumerate(path[:-1]):
+        if _after_tracing_return(above, path[i + 1]):
+            return True
+        if not isinstance(above, (cst.If, cst.IfExp)):
+            continue
+        value = _tracing_value(above.test)
+        if value is None:
+            continue
+        child = path[i + 1]
+        if child is above.test:
+            return True
+        if _in_body(above, child) != value:
+            return True
+    return False
+
+
+def _after_tracing_return(block: cst.CSTNode, child: cst.CSTNode) -> bool:
+    """Whether an earlier statement of `block` returns whenever tracing
+    (`if torch.jit.is_tracing(): return ...`), so that `child` never runs in a trace."""
+    if not isinstance(block, cst.IndentedBlock):
+        return False
+    for statement in block.body:
+        if statement is child:
+            return False
+        if (
+            isinstance(statement, cst.If)
+            and _tracing_value(statement.test) is True
+            and _ends_in_exit(statement.body)
+        ):
+            return True
+    return False
+
+
+def _ends_in_exit(body: cst.BaseSuite) -> bool:
+    last = body.body[-1] if isinstance(body, cst.IndentedBlock) and body.body else None
+    return isinstance(last, cst.SimpleStatementLine) and any(
+        isinstance(s, (cst.Return, cst.Raise)) for s in last.body
+    )
+
+
+def _in_body(node: cst.If | cst.IfExp, child: cst.CSTNode) -> bool:
+    if isinstance(node, cst.IfExp):
+        return child is node.body
+    return child is node.body or any(child is s for s in node.body.body)
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+
+class TracingRule(Rule):
+    """A rule about code a trace runs: the engine runs these on the traced set only."""
+
+    family = Family.DYNAMIC_BEHAVIORS
+    severity = Severity.WARNING
+    # They also see the branch of `torch.jit.is_scripting()` that scripting skips, which is
+    # the branch a trace runs; `_skipped` decides.
+    frontend = True
+
+
+def _conditions(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """The parts of a condition that Python converts to bool: both sides of `and` / `or`,
+    the operand of `not`."""
+    if isinstance(test, cst.BooleanOperation):
+        return [*_conditions(test.left), *_conditions(test.right)]
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _conditions(test.expression)
+    return [test]
+
+
+class TensorConditionRule(TracingRule):
+    code = "TS401"
+    name = "tensor-condition"
+    summary = "Python control flow on a tensor value: the trace keeps only the branch taken"
+    explanation = f"""
+    **What it does.** In code that `torch.jit.trace` runs, flags an `if`, `while`, ternary or
+    `assert` whose condition (or a side of its `and` / `or` / `not`) is a tensor, such as
+    `x.sum() > 0`, or a comparison of a tensor's size (`x.shape[0] > 2`).
+
+    **Why it is a hazard.** The trace calls `bool()` on the value once, with the example
+    inputs (`TracerWarning: Converting a tensor to a Python boolean might cause the trace to
+    be incorrect`), runs the branch it chose and records only that branch. The traced module
+    takes the same branch for every later input, whatever its values or shape; a `while`
+    loop is unrolled as many times as it ran.
+
+    **How to fix.** Express the choice with tensor operations (`torch.where(x.sum() > 0,
+    a, b)`), or keep the control flow compiled: {_SCRIPT_IT}
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            @torch.jit.script_if_tracing
+            def positive_part(x: torch.Tensor) -> torch.Tensor:
+                if bool(x.sum() > 0):
+                    return x * 2
+                return x
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor, flag: bool = True):
+                    if flag:
+                        x = x + 1
+                    y = torch.where(x.sum() > 0, x * 2, x)
+                    if x.dim() == 2:
+                        y = y.view(x.shape[0], -1)
+                    return positive_part(y)
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(-torch.ones(4, 3),)",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    if torch.jit.is_tracing():
+                        return torch.relu(x)
+                    if x.sum() > 0:
+                        return x
+                    return torch.zeros_like(x)
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(-torch.ones(2, 3),)",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    if x.sum() > 0:
+                        return x * 2
+                    return x
+            """,
+            line=7,
+            error="Converting a tensor to a Python boolean",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(-torch.ones(2, 3),)",
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class Pad(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    n = x.shape[0]
+                    if n < 4:
+                        x = torch.cat([x, torch.zeros(4 - n, x.shape[1])])
+                    return x
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.pad = Pad()
+
+                def forward(self, x):
+                    return self.pad(x) + 1
+            """,
+            line=8,
+            error="Converting a tensor to a Python boolean",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(5, 3),)",
+        ),
+    )
+
+    def visit_If(self, node: cst.If, ctx: FunctionContext) -> None:
+        self._check(node, node.test, "if", ctx)
+
+    def visit_While(self, node: cst.While, ctx: FunctionContext) -> None:
+        self._check(node, node.test, "while", ctx)
+
+    def visit_IfExp(self, node: cst.IfExp, ctx: FunctionContext) -> None:
+        self._check(node, node.test, "ternary", ctx)
+
+    def visit_Assert(self, node: cst.Assert, ctx: FunctionContext) -> None:
+        self._check(node, node.test, "assert", ctx)
+
+    def _check(
+        self, node: cst.CSTNode, test: cst.BaseExpression, where: str, ctx: FunctionContext
+    ) -> None:
+        if _tracing_value(test) is not None or _skipped(node, ctx):
+            return
+        facts = _facts(ctx)
+        for part in _conditions(test):
+            kind = _kind(part, facts, ctx)
+            if kind not in (TENSOR, COMPARED):
+                continue
+            code = ctx.code_for(part)
+            if where == "while":
+                baked = "the loop is unrolled as many times as it ran for the example inputs"
+            elif where == "assert":
+                baked = "the check is not part of the traced graph"
+            else:
+                baked = "only the branch taken for the example inputs is recorded"
+            if kind == COMPARED:
+                what = f"`{code}` compares a tensor size, which tracing treats as a tensor"
+            else:
+                what = f"`{code}` is a tensor"
+            ctx.report(
+                part,
+                f"{what}: tracing converts it to a Python bool once (TracerWarning), and "
+                f"{baked}; later inputs get the same result. Use torch.where, or move this "
+                "into a @torch.jit.script_if_tracing function",
+            )
+
+
+class TensorToPythonRule(TracingRule):
+    code = "TS402"
+    name = "tensor-to-python-value"
+    summary = "A tensor converted to a Python value: the trace records it as a constant"
+    explanation = f"""
+    **What it does.** In code that `torch.jit.trace` runs, flags `t.item()`, `t.tolist()`,
+    `t.numpy()`, `int(t)`, `float(t)`, `bool(t)` on a tensor, and `int(x.size(0))` /
+    `float(x.shape[1])` on a tensor's size.
+
+    **Why it is a hazard.** The trace can only record tensor operations. Converting a tensor
+    (or a size, which tracing treats as a 0-dim tensor) to a Python number, list or NumPy
+    array gives a value the trace cannot follow: it emits `TracerWarning: Converting a tensor
+    to a Python number might cause the trace to be incorrect` and stores the value it saw as
+    a constant, so every later input reuses the example inputs' number.
+
+    **How to fix.** Keep values as tensors (`x.sum()` instead of `x.sum().item()`, pass
+    `x.size(0)` itself to tensor ops, which records it dynamically), or: {_SCRIPT_IT}
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    total = x.sum()
+                    rows = torch.zeros(x.size(0), 1)
+                    return x / total + rows
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.full((4, 3), 2.0),)",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    scale = x.abs().max().item()
+                    return x / scale
+            """,
+            line=7,
+            error="Converting a tensor to a Python number",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.full((2, 3), 4.0),)",
+        ),
+        ex(
+            """
+            import torch
+
+
+            def f(x: torch.Tensor):
+                n = int(x.shape[0])
+                return torch.ones(n) * x.sum()
+            """,
+            line=5,
+            error="Converting a tensor to a Python integer",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(5, 3),)",
+        ),
+        ex(
+            """
+            import torch
+
+
+            def f(x: torch.Tensor):
+                values = x.tolist()
+                return torch.tensor(values) + 1
+            """,
+            line=5,
+            error="Converting a tensor to a Python list",
+            trace_inputs="(torch.ones(2),)",
+            second_inputs="(torch.zeros(2),)",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            what = _LEAVING.get(func.attr.value)
+            if what is None or node.args:
+                return
+            if _kind(func.value, _facts(ctx), ctx) not in (TENSOR, LIKE) or _skipped(node, ctx):
+                return
+            self._report(node, what, ctx)
+            return
+        if not isinstance(func, cst.Name) or len(node.args) != 1:
+            return
+        what = _CONVERSIONS.get(func.value)
+        if what is None or func.value in _facts(ctx).kinds:
+            return
+        kind = _kind(node.args[0].value, _facts(ctx), ctx)
+        if kind in (TENSOR, DIM, COMPARED) and not _skipped(node, ctx):
+            self._report(node, what, ctx)
+
+    def _report(self, node: cst.Call, what: str, ctx: FunctionContext) -> None:
+        ctx.report(
+            node,
+            f"`{ctx.code_for(node)}` turns a tensor into {what}: tracing records the value "
+            "seen with the example inputs as a constant (TracerWarning), so later inputs "
+            "reuse it. Keep it a tensor, or move this into a @torch.jit.script_if_tracing "
+            "function",
+        )
+
+
+class TensorLoopRule(TracingRule):
+    code = "TS403"
+    name = "tensor-loop-count"
+    summary = "A loop whose count comes from a tensor: the trace unrolls it for the example"
+    explanation = f"""
+    **What it does.** In code that `torch.jit.trace` runs, flags `for` loops over
+    `range(...)` of a tensor's size or value (`range(x.shape[0])`, `range(x.size(1))`,
+    `range(len(x))`), and loops that iterate over a tensor itself (`for row in x`).
+
+    **Why it is a hazard.** A trace records the operations each iteration ran, one after the
+    other: the loop is unrolled for the example inputs' size. `range(x.shape[0])` emits no
+    warning at all, yet the traced module runs the same number of iterations for every later
+    input (`for row in x` warns `Iterating over a tensor`). A batch of another size gives a
+    wrong result or a shape error.
+
+    **How to fix.** Vectorise the loop (operate on the whole tensor, `torch.cumsum`,
+    batched ops), or keep it compiled: {_SCRIPT_IT}
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.steps = 3
+
+                def forward(self, x: torch.Tensor):
+                    for _ in range(self.steps):
+                        x = x * 2
+                    return x.cumsum(0)
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(5, 3),)",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    total = torch.zeros(x.shape[1])
+                    for i in range(x.shape[0]):
+                        total = total + x[i]
+                    return total
+            """,
+            line=8,
+            error="diverges",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(5, 3),)",
+        ),
+        ex(
+            """
+            import torch
+
+
+            def f(x: torch.Tensor):
+                out = torch.zeros(x.shape[1])
+                for row in x:
+                    out = out + row
+                return out
+            """,
+            line=6,
+            error="Iterating over a tensor",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(5, 3),)",
+        ),
+    )
+
+    def visit_For(self, node: cst.For, ctx: FunctionContext) -> None:
+        facts = _facts(ctx)
+        it = node.iter
+        if _kind(it, facts, ctx) == TENSOR:
+            message = (
+                f"iterating over the tensor `{ctx.code_for(it)}`: tracing unrolls the loop "
+                "once per row of the example input (TracerWarning), so later inputs run the "
+                "same number of iterations"
+            )
+        elif (
+            isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Name)
+            and it.func.value == "range"
+            and "range" not in facts.kinds
+            and any(self._from_tensor(arg.value, facts, ctx) for arg in it.args)
+        ):
+            message = (
+                f"`{ctx.code_for(it)}` counts with a tensor's size or value: tracing unrolls "
+                "the loop for the example inputs, so later inputs run the same number of "
+                "iterations"
+            )
+        else:
+            return
+        if _skipped(node, ctx):
+            return
+        ctx.report(
+            it,
+            f"{message}. Vectorise it, or move it into a @torch.jit.script_if_tracing function",
+        )
+
+    def _from_tensor(self, expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> bool:
+        if _kind(expr, facts, ctx) in (TENSOR, DIM):
+            return True
+        return (
+            isinstance(expr, cst.Call)
+            and isinstance(expr.func, cst.Name)
+            and expr.func.value == "len"
+            and "len" not in facts.kinds
+            and len(expr.args) == 1
+            and _kind(expr.args[0].value, facts, ctx) == TENSOR
+        )
+
+
+class TrainingModeRule(TracingRule):
+    code = "TS404"
+    name = "training-mode-baked"
+    summary = "`self.training` read while tracing: the trace keeps the mode it was traced in"
+    explanation = f"""
+    **What it does.** In code that `torch.jit.trace` runs, flags reads of `self.training`
+    (an `if self.training:` branch, `F.dropout(x, p, self.training)`).
+
+    **Why it is a hazard.** `self.training` is a Python bool: the trace evaluates it once
+    and records the branch (or the flag) of the mode the module was in when traced, `train()`
+    unless `.eval()` was called first. Calling `.eval()` or `.train()` on the traced module
+    afterwards changes nothing, and no warning is given.
+
+    **How to fix.** Trace the mode you will deploy (`model.eval()` before
+    `torch.jit.trace`), and trace once per mode if both are needed; or: {_SCRIPT_IT}
+    (a scripted submodule keeps `self.training` as a real attribute).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.drop = nn.Dropout(0.5)
+
+                def forward(self, x: torch.Tensor):
+                    return torch.relu(x) * 2
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+            call="m.eval(); eager.eval()",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    if self.training:
+                        x = x * 2
+                    return x + 1
+            """,
+            line=7,
+            error="diverges",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+            call="m.eval(); eager.eval()",
+        ),
+    )
+
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        if node.attr.value != "training" or not isinstance(node.value, cst.Name):
+            return
+        if node.value.value != "self" or ctx.owner is None:
+            return
+        parent = ctx.parent()
+        if isinstance(parent, cst.AssignTarget) or _skipped(node, ctx):
+            return
+        ctx.report(
+            node,
+            "`self.training` is read while tracing: the trace records the value it had then "
+            "(train() unless .eval() was called first), and .eval() / .train() on the traced "
+            "module do not change it. Trace in the mode you deploy, or script this submodule",
+        )
+
+
+class PythonRandomRule(TracingRule):
+    code = "TS405"
+    name = "python-random-baked"
+    summary = "Python or NumPy randomness while tracing: the trace keeps the one value drawn"
+    explanation = """
+    **What it does.** In code that `torch.jit.trace` runs, flags calls into Python's `random`
+    module and `numpy.random`.
+
+    **Why it is a hazard.** The trace cannot see into Python's or NumPy's generators: the
+    number drawn while tracing becomes a constant of the graph, so the traced module gives
+    the same "random" value on every call, and no warning is given.
+
+    **How to fix.** Draw with torch (`torch.rand`, `torch.randint`, `torch.randn_like`),
+    which the trace records as an operation that draws anew on every call.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    noise = torch.rand(1) * 0.0
+                    return x + noise
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import random
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x):
+                    scale = random.uniform(0.5, 1.5)
+                    return x * scale
+            """,
+            line=9,
+            error="check_trace: Graphs differed across invocations",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+        ),
+        ex(
+            """
+            import numpy as np
+            import torch
+
+
+            def f(x: torch.Tensor):
+                return x + float(np.random.rand())
+            """,
+            line=6,
+            error="check_trace: Graphs differed across invocations",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        name = dotted(node.func)
+        if "." not in name:
+            return
+        resolved = ctx.resolve(name)
+        if not (resolved.startswith("random.") or resolved.startswith("numpy.random.")):
+            return
+        if resolved.count(".") != (1 if resolved.startswith("random.") else 2):
+            return
+        if _skipped(node, ctx):
+            return
+        ctx.report(
+            node,
+            f"`{ctx.code_for(node)}` draws a Python number while tracing: the trace records "
+            "that one value as a constant, and every call of the traced module reuses it. "
+            "Draw with torch (torch.rand, torch.randint), which the trace records",
+        )
+
+
+RULES = (
+    TensorConditionRule,
+    TensorToPythonRule,
+    TensorLoopRule,
+    TrainingModeRule,
+    PythonRandomRule,
+)

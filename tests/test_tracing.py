@@ -1,0 +1,276 @@
+"""Tracing hazards (TS4xx): what a trace runs (trace_reach), and where the rules report.
+
+The rules' own examples are traced by tests/test_rules.py; here: which functions are traced
+(call sites, config, submodules, scripted parts), precision outside traced code, branches a
+trace never runs, and one module whose TracerWarnings (from the real tracer) must be exactly
+the lines tscheck reports.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from tscheck.config import Config, ConfigError, from_mapping
+from tscheck.engine import check_source, traced_functions
+from tscheck.index import summarize
+from tscheck.reach import Project, Root
+from tscheck.rules import ALL_RULES
+from tscheck.trace_reach import traced_set
+
+from compiler import Job, compile_all
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def ts4(text: str, config: Config | None = None) -> list[tuple[int, str]]:
+    result = check_source("m.py", code(text), config or Config())
+    return [(d.range.start.line, d.code) for d in result.diagnostics if d.code.startswith("TS4")]
+
+
+def traced_names(text: str, chosen: tuple[Root, ...] = ()) -> set[str]:
+    project = Project([summarize("m.py", "m", code(text))])
+    return {c.info.qualname for c in traced_set(project, chosen)}
+
+
+NET = """
+import torch
+import torch.nn as nn
+
+
+@torch.jit.script_if_tracing
+def compiled_helper(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+@torch.jit.script
+def scripted(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def helper(x):
+    return x + 1
+
+
+class Block(nn.Module):
+    def forward(self, x):
+        return self.scale(x)
+
+    def scale(self, x):
+        return x * 2
+
+
+class Scripted(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Unused(nn.Module):
+    def forward(self, x):
+        return x
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.seq = nn.Sequential(Block(), nn.ReLU())
+        self.scripted = torch.jit.script(Scripted())
+        self.unused = Unused()
+
+    def forward(self, x):
+        x = self.seq(self.block(x))
+        x = self.scripted(x)
+        return compiled_helper(scripted(helper(x)))
+
+    def other(self, x):
+        return x
+
+
+def export():
+    return torch.jit.trace(Net(), (torch.ones(2),))
+"""
+
+
+def test_a_trace_runs_forward_its_callees_and_the_submodules_it_calls() -> None:
+    assert traced_names(NET) == {"Net.forward", "Block.forward", "Block.scale", "helper"}
+
+
+def test_scripted_parts_and_uncalled_submodules_are_not_traced() -> None:
+    names = traced_names(NET)
+    for kept_as_call in ("compiled_helper", "scripted", "Scripted.forward"):
+        assert kept_as_call not in names
+    assert "Unused.forward" not in names and "Net.other" not in names
+
+
+def test_no_trace_call_site_means_nothing_is_traced() -> None:
+    assert traced_names(NET.replace("torch.jit.trace", "torch.jit.script")) == set()
+
+
+def test_a_traced_function_and_a_module_marked_in_config() -> None:
+    text = """
+    import torch
+
+
+    def f(x):
+        return g(x)
+
+
+    def g(x):
+        return x
+
+
+    traced = torch.jit.trace(f, (torch.ones(1),))
+    """
+    assert traced_names(text) == {"f", "g"}
+    module = """
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def forward(self, x):
+            return x
+    """
+    assert traced_names(module) == set()
+    assert traced_names(module, (Root("m.py", "Net"),)) == {"Net.forward"}
+
+
+HAZARDS = """
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            x = x * 2
+        return x.item()
+"""
+
+
+def test_modules_never_traced_get_no_tracing_diagnostics() -> None:
+    assert ts4(HAZARDS) == []
+
+
+def test_config_traced_makes_a_module_traced() -> None:
+    config = Config(traced=("m.py:Net",))
+    assert ts4(HAZARDS, config) == [(7, "TS401"), (9, "TS402")]
+
+
+def test_a_trace_call_site_makes_a_module_traced_with_its_chain() -> None:
+    text = HAZARDS + "\n\ndef export():\n    return torch.jit.trace(Net(), (torch.ones(2),))\n"
+    result = check_source("m.py", code(text), Config())
+    found = [d for d in result.diagnostics if d.code == "TS401"]
+    assert len(found) == 1
+    assert found[0].chain[0].text == "torch.jit.trace(Net) in m.py"
+    assert found[0].chain[0].line == 13
+
+
+def test_traced_functions_are_computed_only_when_a_tracing_rule_is_on() -> None:
+    project = Project([summarize("m.py", "m", code(HAZARDS))])
+    config = Config(traced=("m.py:Net",))
+    assert traced_functions(project, config, ALL_RULES)
+    assert traced_functions(project, config, [r for r in ALL_RULES if r.code < "TS4"]) == []
+
+
+def test_values_that_are_not_tensors_are_not_flagged() -> None:
+    text = """
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def forward(self, x, flag: bool = False, n: int = 2):
+            if flag:
+                x = x + 1
+            if x.dim() == 2 and n > 1:
+                x = x.view(x.shape[0], -1)
+            items = [x, x]
+            if items:
+                x = x + torch.zeros(x.size(0), 1)
+            for i in range(n):
+                x = x + i
+            return x
+    """
+    assert ts4(text, Config(traced=("m.py:Net",))) == []
+
+
+def test_branches_a_trace_never_runs_are_not_flagged() -> None:
+    text = """
+    import torch
+    import torch.nn as nn
+
+
+    class Net(nn.Module):
+        def forward(self, x):
+            if torch.jit.is_scripting():
+                if x.sum() > 0:
+                    return x
+            if not torch.jit.is_tracing():
+                if x.sum() > 1:
+                    return x
+            if not torch.jit.is_scripting():
+                if x.sum() > 2:
+                    return x
+            if torch.jit.is_tracing():
+                return x
+            return x.item()
+    """
+    assert ts4(text, Config(traced=("m.py:Net",))) == [(14, "TS401")]
+
+
+def test_a_traced_and_scripted_module_gets_each_family_once() -> None:
+    text = HAZARDS + "\n\ndef export():\n    return torch.jit.trace(Net(), (torch.ones(2),))\n"
+    codes = [d.code for d in check_source("m.py", code(text), Config()).diagnostics]
+    assert codes.count("TS401") == 1 and codes.count("TS402") == 1
+
+
+def test_config_traced_must_be_a_list_of_strings() -> None:
+    assert from_mapping({"traced": ["a.py:Net"]}).traced == ("a.py:Net",)
+    with pytest.raises(ConfigError, match="traced"):
+        from_mapping({"traced": {"a.py": "Net"}})
+
+
+# The real tracer: every TracerWarning in this module is on a line tscheck reports, and
+# tscheck reports nothing the tracer does not warn about (each hazard here does warn).
+WARNS = """
+import torch
+import torch.nn as nn
+
+
+class Sub(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n > 1:
+            x = x * 2
+        return x / float(x.sum())
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.sub = Sub()
+
+    def forward(self, x):
+        y = torch.relu(self.sub(x))
+        rows = y.tolist()
+        total = torch.zeros(y.shape[1])
+        for row in y:
+            total = total + row
+        if y.mean() > 0 and x.max() > 0:
+            total = total + 1
+        k = int(y.shape[1])
+        z = y.view(y.size(0), -1) + torch.ones(k)
+        return total + len(rows) + z.sum() + x.abs().sum().item()
+"""
+
+
+def test_tracer_warnings_are_exactly_the_lines_tscheck_reports() -> None:
+    (verdict,) = compile_all([Job(code(WARNS), "Net()", None, "(torch.ones(2, 3),)", None)])
+    warned = {int(n) for n in re.findall(r"TracerWarning at line (\d+)", verdict.error)}
+    reported = {line for line, _ in ts4(WARNS, Config(traced=("m.py:Net",)))}
+    assert warned == reported == {8, 10, 20, 22, 24, 26, 28}
