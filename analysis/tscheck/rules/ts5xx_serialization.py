@@ -737,21 +737,28 @@ class SaveBlockedByIgnoredCallRule(Rule):
         root: ClassInfo | FunctionInfo,
         ignored: list[Compiled],
     ) -> None:
-        first = ignored[0]
-        call = first.chain[-1]
-        caller = first.chain[-2].function if len(first.chain) > 1 else root.name
-        more = f" (and {len(ignored) - 1} more ignored function(s))" if len(ignored) > 1 else ""
-        where = f"line {call.line}"
-        if call.path != ctx.summary.path:
-            where = f"{call.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{call.line}"
+        calls = []
+        for c in ignored:
+            link = c.chain[-1]
+            where = f"line {link.line}"
+            if link.path != ctx.summary.path:
+                where = f"{link.path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{link.line}"
+            caller = c.chain[-2].function if len(c.chain) > 1 else ""
+            by = f"from `{caller}` " if caller else ""
+            calls.append(f"`{c.info.qualname}` (called {by}at {where})")
+        names = " / ".join(f"'{c.info.name}'" for c in ignored)
+        them = "them" if len(ignored) > 1 else "it"
         message = (
-            f"This save fails: `{caller or root.name}` calls `{first.info.qualname}` "
-            f"({where}), which is @torch.jit.ignore{more}, so it stays a Python "
-            f"call and torch.jit.save raises `Could not export Python function call "
-            f"'{first.info.name}'`; mark it @torch.jit.unused if the saved model never runs it, "
-            "or make it scriptable"
+            f"This save fails: the scripted `{root.name}` keeps "
+            f"{'Python calls' if len(ignored) > 1 else 'a Python call'} to "
+            f"@torch.jit.ignore {', '.join(calls)}, which torch.jit.save cannot export (Could "
+            f"not export Python function call {names}); mark {them} @torch.jit.unused if the "
+            f"saved model never runs {them}, or make {them} scriptable"
         )
-        related = [ChainLink(f"{call.text}: the ignored call", call.path, call.line)]
+        related = [
+            ChainLink(f"{c.chain[-1].text}: the ignored call", c.chain[-1].path, c.chain[-1].line)
+            for c in ignored
+        ]
         related.extend(
             ChainLink(f"{c.info.qualname} is marked @torch.jit.ignore", c.path, c.info.line)
             for c in ignored

@@ -27,9 +27,8 @@ from tscheck.model import (
     Verification,
 )
 from tscheck.reach import Compiled
-
-# Static codes whose failure shows only when the scripted module is saved.
-SAVE_CODES = frozenset({"TS302", "TS304", "TS309", "TS310"})
+from tscheck.rules import RULES_BY_CODE
+from tscheck.verify.save_codes import SAVE_CODES, confirms, failure_code
 
 
 def reconcile(
@@ -46,6 +45,9 @@ def reconcile(
     failed_functions = {
         (os.path.abspath(e.file), e.function) for v in verdicts for e in v.errors if e.function
     }
+    # Roots whose round trip failed: it stops at the first Python call it cannot export, so
+    # a save diagnostic naming another one is neither confirmed nor refuted.
+    unsaved = {v.qualified for v in verdicts for e in v.errors if e.stage in ("save", "load")}
     errors = [(v, e) for v in verdicts for e in v.errors]
     used: set[int] = set()
     out: list[Diagnostic] = []
@@ -60,6 +62,9 @@ def reconcile(
             continue
         fn = _enclosing(functions.get(path, ()), d.range.start.line)
         if fn is not None and (path, fn.info.qualname) not in failed_functions:
+            if d.code in SAVE_CODES and fn.roots & unsaved:
+                out.append(d)
+                continue
             if _compiled_cleanly(fn, clean_roots):
                 dropped += 1
                 continue
@@ -100,7 +105,7 @@ def _matching_error(
 ) -> tuple[RootVerdict, CompilerError] | None:
     for verdict, error in errors:
         if error.stage != "script":
-            if d.code in SAVE_CODES and os.path.abspath(verdict.path) == path:
+            if confirms(d, error, same_file=os.path.abspath(verdict.path) == path):
                 return verdict, error
             continue
         if not error.file or error.line is None or os.path.abspath(error.file) != path:
@@ -118,7 +123,8 @@ def _compiled_cleanly(fn: Compiled, clean_roots: dict[str, RootVerdict]) -> bool
 
 
 def _confirm(d: Diagnostic, error: CompilerError) -> Diagnostic:
-    link = ChainLink(f"torch.jit.script: {error.first_line}", error.file, error.line or 0)
+    step = "torch.jit.script" if error.stage == "script" else f"torch.jit.{error.stage}"
+    link = ChainLink(f"{step}: {error.first_line}", error.file, error.line or 0)
     return dataclasses.replace(d, verification="confirmed", related=(*d.related, link))
 
 
@@ -132,13 +138,22 @@ def _compiler_only(
     end_column = error.end_column if error.end_column is not None else column + 1
     where = "" if error.file else " (the compiler gave no source position)"
     stage = "" if error.stage == "script" else f" at {error.stage}"
+    related = [ChainLink(error.message.strip()[:2000], file, line)]
+    code = failure_code(error)
+    known = ""
+    if code is not None and code in RULES_BY_CODE:
+        # A failure a static rule describes, from a cause it could not see: name the rule,
+        # so `tscheck explain` gives the fix.
+        rule = RULES_BY_CODE[code]
+        known = f" [{code} {rule.name}: {rule.summary}]"
+        related.append(ChainLink(f"the failure {code} ({rule.name}) describes", file, line))
     return Diagnostic(
         path=display.get(os.path.abspath(file), file),
         range=Range.of(line, column, end_line, end_column),
         code=COMPILER_ONLY,
-        message=f"torch.jit.script({verdict.name}) fails{stage}: {error.first_line}{where}",
+        message=f"torch.jit.script({verdict.name}) fails{stage}: {error.first_line}{where}{known}",
         severity=Severity.ERROR,
-        related=(ChainLink(error.message.strip()[:2000], file, line),),
+        related=tuple(related),
         verification="compiler",
     )
 
