@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import venv
 from pathlib import Path
 from typing import Any
@@ -212,3 +214,37 @@ def test_the_child_forked_ahead_serves_the_next_job(tmp_path: Path) -> None:
         response = zygote.request(message, 30)
         assert response["status"] == "done" and response["stdout"] == "run 2\n", response
         assert zygote.restarts == 0
+
+
+def test_a_job_cancelled_by_the_client_is_killed_and_the_zygote_serves_on(tmp_path: Path) -> None:
+    """An editor cancels a verification when the text changes: the job in flight must stop
+    at once (not run to its timeout) and the zygote must answer the next request."""
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    quick = tmp_path / "quick.py"
+    quick.write_text("def f(x: int) -> int:\n    return x + 1\n")
+    with Zygote(binds=[str(tmp_path)]) as zygote:  # started: the timer runs from the request
+        cancel = threading.Event()
+        zygote.interrupt = cancel
+        threading.Timer(1.5, cancel.set).start()
+        started = time.monotonic()
+        message = {
+            "op": "script",
+            "file": str(slow),
+            "module": "slow",
+            "sys_path": [str(tmp_path)],
+            "roots": [{"name": "f", "factory": None}],
+        }
+        response = zygote.request(message, 60)
+        elapsed = time.monotonic() - started
+        assert response["status"] == "cancelled", response
+        assert "started" in response["stdout"]  # it really was running
+        assert elapsed < 10, elapsed
+        # Once cancelled, further script requests of that verification are not even sent.
+        again = zygote.request(message, 60)
+        assert again["status"] == "cancelled" and "before it started" in again["detail"]
+        zygote.interrupt = None
+        assert zygote.ping()
+        done = script(zygote, quick, "quick", ["f"])
+        assert done["results"][0]["verdict"] == "ok", done
+        assert zygote.restarts == 0  # the same zygote served on

@@ -368,12 +368,14 @@ class TscheckLanguageServer(LanguageServer):
         token = await self.begin_progress(f"Verifying {', '.join(roots)} with TorchScript…")
         loop = asyncio.get_running_loop()
         message = "cancelled"
+        cancel = threading.Event()
         try:
             future = loop.run_in_executor(
-                self.verifier, self.verify, uri, analysis, self.reporter(token, loop)
+                self.verifier, self.verify, uri, analysis, self.reporter(token, loop), cancel
             )
             verified, message = await asyncio.shield(future)
         except asyncio.CancelledError:
+            cancel.set()  # the verifier thread kills the job in flight and skips the rest
             raise
         except Exception:
             message = "failed"
@@ -397,7 +399,11 @@ class TscheckLanguageServer(LanguageServer):
             self.workspace_diagnostic_refresh(None)
 
     def verify(
-        self, uri: str, analysis: Analysis, progress: Callable[[str], None]
+        self,
+        uri: str,
+        analysis: Analysis,
+        progress: Callable[[str], None],
+        cancel: threading.Event | None = None,
     ) -> tuple[Analysis | None, str]:
         """Runs on the verifier thread: the real compiler on the analysed text."""
         from tscheck.verify import FileToVerify, verify_project
@@ -408,16 +414,22 @@ class TscheckLanguageServer(LanguageServer):
         summaries = {**analysis.context, path: summarize(path, analysis.module, analysis.text)}
         try:
             zygote = self.zygote_for(config)
-            diagnostics, summary = verify_project(
-                [FileToVerify(path, analysis.module, analysis.text)],
-                summaries,
-                analysis.result.diagnostics,
-                config,
-                zygote=zygote,
-                progress=lambda n, total, what: progress(f"{n}/{total}: {what}"),
-            )
+            zygote.interrupt = cancel
+            try:
+                diagnostics, summary = verify_project(
+                    [FileToVerify(path, analysis.module, analysis.text)],
+                    summaries,
+                    analysis.result.diagnostics,
+                    config,
+                    zygote=zygote,
+                    progress=lambda n, total, what: progress(f"{n}/{total}: {what}"),
+                )
+            finally:
+                zygote.interrupt = None
         except VerifierUnavailable as exc:
             return None, f"verifier unavailable: {exc}"
+        if cancel is not None and cancel.is_set():
+            return None, "cancelled"
         mine: list[Diagnostic] = [d for d in diagnostics if d.path == path]
         lsp = [convert.to_lsp(d, analysis.lines, uri, self.urls) for d in mine]
         verified = dataclasses.replace(analysis, diagnostics=lsp, verified=True)

@@ -398,3 +398,39 @@ async def test_saving_is_not_a_change_that_cancels_verification(
     assert [d.code for d in diagnostics] == ["TS101", "TS900"]
     (reports,) = client.progress_reports.values()
     assert reports[-1].message != "cancelled"
+
+
+async def test_an_edit_cancels_the_verification_in_flight(
+    verifying: LanguageClient, workspace: Path
+) -> None:
+    """User code that takes its time at import (here 60 s) must not hold the verifier once
+    the text changed: the job in flight is killed, and the next save is verified at once."""
+    client = verifying
+    path = workspace / "slow.py"
+    path.write_text("import time\ntime.sleep(60)\n" + BROKEN, encoding="utf-8")
+    uri = open_file(client, path)
+    await published(client, uri, 1)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    while not client.progress_reports:  # the verification began
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(2.0)  # the job imports the file: it sleeps
+    started = asyncio.get_running_loop().time()
+    path.write_text(BROKEN, encoding="utf-8")
+    replace_all(client, uri, 2, BROKEN)
+    client.text_document_did_save(
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+
+    async def verified() -> list[Any]:
+        while True:
+            diagnostics = await published(client, uri, 2)
+            if len(diagnostics) > 1:
+                return diagnostics
+
+    diagnostics = await asyncio.wait_for(verified(), 30)
+    assert [d.code for d in diagnostics] == ["TS101", "TS900"]
+    assert asyncio.get_running_loop().time() - started < 30
+    first = next(iter(client.progress_reports.values()))
+    assert first[-1].message == "cancelled", first

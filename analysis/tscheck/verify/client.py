@@ -19,6 +19,7 @@ import select
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -35,6 +36,10 @@ STDERR_TAIL = 2000
 
 
 _CGROUPS = itertools.count(1)
+
+
+# How often a wait for an answer looks at `Zygote.interrupt`.
+CANCEL_POLL_S = 0.05
 
 
 class VerifierUnavailable(RuntimeError):
@@ -76,6 +81,10 @@ class Zygote:
         # The zygote imports what jobs imported from installed packages (PROTOCOL.md); after
         # it died or stopped answering, its successors do not, in case that import was why.
         self.learn = True
+        # Set by the thread that uses this zygote to a verification's cancel flag: once the
+        # flag is set, a job in flight is killed and further script requests are not sent.
+        self.interrupt: threading.Event | None = None
+        self._cancel_sent = False
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: IO[bytes] | None = None
         self._buffer = bytearray()
@@ -249,6 +258,8 @@ class Zygote:
             self.close()
             return {"id": msg["id"], "status": "exited", "layers": list(self.layers)}
         if op == "script":
+            if self.interrupt is not None and self.interrupt.is_set():
+                return {**self._error(msg, "cancelled before it started"), "status": "cancelled"}
             if msg.get("timeout_s") is None:
                 msg["timeout_s"] = timeout or DEFAULT_JOB_TIMEOUT_S
             wait = max(float(msg["timeout_s"]), timeout or 0.0) + GRACE_S
@@ -262,6 +273,7 @@ class Zygote:
         for attempt in range(2):
             self.start()
             try:
+                self._cancel_sent = False
                 self._send(line)
                 response = self._receive(msg["id"], time.monotonic() + wait)
             except _Died:
@@ -337,6 +349,14 @@ class Zygote:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
+            interrupt = self.interrupt
+            if interrupt is not None and not self._cancel_sent:
+                if interrupt.is_set():
+                    # The zygote kills the job and answers it with status "cancelled".
+                    self._cancel_sent = True
+                    self._send(b'{"op": "cancel"}\n')
+                    continue
+                remaining = min(remaining, CANCEL_POLL_S)
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue

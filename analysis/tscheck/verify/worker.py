@@ -309,6 +309,7 @@ class Collected:
         self.timed_out = False
         self.too_big = False
         self.answered = False  # the job's result line arrived (its exit is not awaited)
+        self.cancelled = False  # the client sent {"op": "cancel"} (or went away) meanwhile
         self.status: int | None = None  # A's wait status, once reaped
 
 
@@ -355,6 +356,7 @@ class Zygote:
         if job is not None and hasattr(job, "warm_ups"):
             self.idle_work = [(f"warm:{name}", step) for name, step in job.warm_ups()]
         self.ahead: Spawned | None = None  # a child forked while idle, waiting for a request
+        self.reader: LineReader | None = None  # the requests, once serve() runs
         if cgroup is None and child_mod is not None and os.geteuid() == 0:
             child_mod.sweep_cgroups(child_mod.CGROUP_PREFIX)
             self.cgroup = child_mod.create_cgroup(f"{child_mod.CGROUP_PREFIX}{os.getpid()}")
@@ -371,7 +373,7 @@ class Zygote:
         self.proto.flush()
 
     def serve(self, stdin: IO[bytes]) -> None:
-        reader = LineReader(stdin.fileno())
+        reader = self.reader = LineReader(stdin.fileno())
         while True:
             line = reader.next(0.0 if self.idle_work or self.ahead is None else None)
             if line is None:  # nothing asked right now: do one step of idle work
@@ -391,6 +393,8 @@ class Zygote:
             op = request.get("op")
             if op == "exit":
                 return
+            if op == "cancel":
+                continue  # it came after the job it meant had ended: nothing to stop
             if op == "ping":
                 self.send({"id": request.get("id"), "status": "pong", **self.state()})
             elif op == "script":
@@ -594,6 +598,8 @@ class Zygote:
         seen.data += early
         pidfd = open_pidfd(pid)
         reading = True
+        # The client may cancel the job (a newer edit in the editor): watch for its line.
+        requests = self.reader.fd if self.reader is not None else None
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -601,8 +607,19 @@ class Zygote:
                     seen.timed_out = True
                     return seen
                 fds = ([read_fd] if reading else []) + ([pidfd] if pidfd is not None else [])
+                if requests is not None:
+                    fds.append(requests)
                 wait = remaining if pidfd is not None else min(remaining, 0.02)
-                ready, _, _ = select.select(fds, [], [], wait)
+                # A cancel sent right after its request may already sit in the reader's buffer.
+                waiting = requests is not None and self.reader is not None and self.reader.ready()
+                ready, _, _ = select.select(fds, [], [], 0.0 if waiting else wait)
+                if requests is not None and (waiting or requests in ready):
+                    arrived = self.client_line()
+                    if arrived == "cancel":
+                        seen.cancelled = True
+                        return seen
+                    if arrived == "other":
+                        requests = None  # it waits for the request loop: stop watching
                 if read_fd in ready:
                     chunk = os.read(read_fd, 1 << 16)
                     reading = bool(chunk)
@@ -621,6 +638,24 @@ class Zygote:
         finally:
             if pidfd is not None:
                 os.close(pidfd)
+
+    def client_line(self) -> str:
+        """What arrived on stdin during a job: "cancel" (a cancel request, or EOF: the client
+        is gone), "partial" (no whole line yet) or "other" (left for the request loop)."""
+        assert self.reader is not None
+        line = self.reader.next(0.0)
+        if line is None:
+            return "partial"
+        if not line:
+            return "cancel"
+        try:
+            request = json.loads(line)
+        except ValueError:
+            request = None
+        if isinstance(request, dict) and request.get("op") == "cancel":
+            return "cancel"
+        self.reader.buffer = line + self.reader.buffer
+        return "other"
 
 
 def open_pidfd(pid: int) -> int | None:
@@ -727,6 +762,10 @@ class LineReader:
         self.fd = fd
         self.buffer = b""
 
+    def ready(self) -> bool:
+        """Whether a whole line is already buffered."""
+        return b"\n" in self.buffer
+
     def next(self, timeout: float | None) -> bytes | None:
         """The next line (b"" at EOF), or None if none arrives within `timeout` seconds."""
         while b"\n" not in self.buffer:
@@ -773,6 +812,8 @@ def verdict(seen: Collected, limits: dict[str, int], timeout: float) -> dict[str
         out["imported"] = (result or {}).get("imported") or []
         return out
 
+    if seen.cancelled:
+        return answer("cancelled", "cancelled by the client; the job was killed")
     if seen.timed_out:
         return answer("timeout", f"killed after {timeout:g} s")
     if seen.too_big:
