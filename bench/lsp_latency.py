@@ -14,6 +14,9 @@ drives each server over stdio, exactly as an editor would:
    from just before it is written to the server to the arrival of the `publishDiagnostics` whose
    `version` is the edit's version (the first publish after the edit, for a server that sends no
    version). The next edit is sent only once that arrived. The first 5 edits are warm-up.
+4. `--opens` (default 5) sessions in all time step 2 with a fresh server each (the first is the
+   session above; the others only open the file): the first diagnostics after opening a file
+   vary more from run to run than edits do, so their median is what the target is checked on.
 
 After each edit the resident memory of the server process and its children (VmRSS in
 /proc/<pid>/status) is sampled; the maximum and the growth per edit are reported, with whether
@@ -25,8 +28,8 @@ default is 0.5 s), its default rules, from its own venv (its pins may differ fro
 Targets for tscheck (issue 4): p50 <= 30 ms, p95 <= 80 ms after warm-up, first diagnostics
 after didOpen <= 300 ms, RSS <= 250 MB with no torch in the server process. A missed target is
 reported, not an error: the exit code is 0 unless tscheck itself cannot be measured.
-Usage: python bench/lsp_latency.py [--edits 50] [--lines 2000] [--skip-fixit] [--fixit PATH]
-                                   [--fixit-debounce 0] [--timeout 30]
+Usage: python bench/lsp_latency.py [--edits 50] [--opens 5] [--lines 2000] [--skip-fixit]
+                                   [--fixit PATH] [--fixit-debounce 0] [--timeout 30]
 """
 
 from __future__ import annotations
@@ -448,6 +451,7 @@ class Server:
 class Measurement:
     init_ms: float = 0.0  # process start -> initialize answered
     first_ms: float = 0.0  # didOpen -> first publishDiagnostics
+    opens_ms: list[float] = field(default_factory=list)  # the same, one per fresh server
     first_count: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # after warm-up
     warmup_ms: list[float] = field(default_factory=list)
@@ -560,12 +564,33 @@ def stderr_tail(stderr: IO[bytes], lines: int = 8) -> str:
     return "".join(f"\n    {line}" for line in tail)
 
 
+async def open_session(server: Server, workspace: Path, model: ModelFile, timeout: float) -> float:
+    """didOpen -> first publish (ms) with a fresh server."""
+    uri = (workspace / "model.py").as_uri()
+    result = Measurement()
+    with tempfile.TemporaryFile() as stderr:
+        client = await start(server, workspace, stderr, timeout)
+        try:
+            await client.request("initialize", initialize_params(workspace, server.options))
+            await client.notify("initialized", {})
+            await open_document(client, uri, model.text, result)
+        except BenchError as exc:
+            raise BenchError(f"{exc}{stderr_tail(stderr)}") from None
+        finally:
+            await client.shutdown()
+    return result.first_ms
+
+
 def measure(
-    server: Server, workspace: Path, model: ModelFile, edits: int, timeout: float
+    server: Server, workspace: Path, model: ModelFile, edits: int, opens: int, timeout: float
 ) -> Measurement | str:
     """The measurement, or why there is none."""
     try:
-        return asyncio.run(run_session(server, workspace, model, edits, timeout))
+        result = asyncio.run(run_session(server, workspace, model, edits, timeout))
+        result.opens_ms = [result.first_ms]
+        for _ in range(opens - 1):
+            result.opens_ms.append(asyncio.run(open_session(server, workspace, model, timeout)))
+        return result
     except BenchError as exc:
         return str(exc)
 
@@ -642,8 +667,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def summary(m: Measurement) -> dict[str, float]:
     lat = m.latencies_ms
+    opens = m.opens_ms or [m.first_ms]
     return {
-        "first": m.first_ms,
+        "first": percentile(opens, 0.5),
+        "first_min": min(opens),
+        "first_max": max(opens),
         "min": min(lat),
         "p50": percentile(lat, 0.5),
         "p90": percentile(lat, 0.9),
@@ -670,7 +698,11 @@ def print_table(results: dict[str, Measurement | str], edits: int) -> None:
     sums = {n: summary(m) for n, m in results.items() if isinstance(m, Measurement)}
     rows: list[tuple[str, list[str]]] = [
         ("start -> initialize answered (ms)", [_ms(results[n], "init_ms") for n in names]),
-        ("didOpen -> first publish (ms)", [_num(sums, n, "first") for n in names]),
+        ("didOpen -> first publish:", ["" for _ in names]),
+        ("  median (ms)", [_num(sums, n, "first") for n in names]),
+        ("  min (ms)", [_num(sums, n, "first_min") for n in names]),
+        ("  max (ms)", [_num(sums, n, "first_max") for n in names]),
+        ("  opens (fresh servers)", [_opens(results[n]) for n in names]),
         (f"didChange -> publish, {counted} edits:", ["" for _ in names]),
     ]
     for key in ("min", "p50", "p90", "p95", "max", "mean"):
@@ -698,6 +730,10 @@ def _num(sums: dict[str, dict[str, float]], name: str, key: str) -> str:
 
 def _ms(m: Measurement | str, attr: str) -> str:
     return f"{getattr(m, attr):.1f}" if isinstance(m, Measurement) else "-"
+
+
+def _opens(m: Measurement | str) -> str:
+    return str(len(m.opens_ms)) if isinstance(m, Measurement) else "-"
 
 
 def _attr(m: Measurement | str, attr: str) -> str:
@@ -746,7 +782,7 @@ def print_targets(ours: Measurement) -> None:
         (f"p50 <= {P50_TARGET_MS:g} ms", f"{s['p50']:.1f} ms", s["p50"] <= P50_TARGET_MS),
         (f"p95 <= {P95_TARGET_MS:g} ms", f"{s['p95']:.1f} ms", s["p95"] <= P95_TARGET_MS),
         (
-            f"first diagnostics <= {FIRST_TARGET_MS:g} ms",
+            f"first diagnostics <= {FIRST_TARGET_MS:g} ms (median)",
             f"{s['first']:.1f} ms",
             s["first"] <= FIRST_TARGET_MS,
         ),
@@ -790,6 +826,9 @@ def print_errors(results: dict[str, Measurement | str]) -> None:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--edits", type=int, default=50, help="didChange edits (default 50)")
+    parser.add_argument(
+        "--opens", type=int, default=5, help="fresh servers timed on didOpen (default 5)"
+    )
     parser.add_argument("--lines", type=int, default=2000, help="model file size (default 2000)")
     parser.add_argument("--skip-fixit", action="store_true", help="measure tscheck only")
     parser.add_argument("--fixit", help="the fixit executable (default: PATH, /tmp/benchenv)")
@@ -800,6 +839,8 @@ def parse_args() -> argparse.Namespace:
         "--timeout", type=float, default=30.0, help="seconds per wait (30; Fixit takes ~4 s)"
     )
     args = parser.parse_args()
+    if args.opens < 1:
+        parser.error("--opens must be at least 1")
     if args.edits <= WARMUP:
         parser.error(f"--edits must be more than the {WARMUP} warm-up edits")
     return args
@@ -827,7 +868,9 @@ def main() -> int:
             workspace = Path(tmp) / server.name
             workspace.mkdir()
             write_workspace(workspace, model)
-            results[server.name] = measure(server, workspace, model, args.edits, args.timeout)
+            results[server.name] = measure(
+                server, workspace, model, args.edits, args.opens, args.timeout
+            )
     results.update(missing)
     print_table(results, args.edits)
     print_errors(results)
