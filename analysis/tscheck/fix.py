@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 
@@ -35,18 +36,25 @@ def apply_edits(text: str, edits: Iterable[TextEdit]) -> str:
 
 
 def safe_fixes(diagnostics: Iterable[Diagnostic]) -> list[Fix]:
-    """The first safe fix of each diagnostic, dropping any that overlaps one already taken."""
+    """The first safe fix of each diagnostic, dropping any that overlaps one already taken.
+
+    An edit identical to one already taken (the same import inserted at the same place by two
+    fixes) is shared, not a conflict: the second fix keeps its other edits only, so the import
+    is added once."""
     taken: list[Fix] = []
     used: list[tuple[Position, Position]] = []
+    seen: set[TextEdit] = set()
     for d in diagnostics:
         fix = next((f for f in d.fixes if f.safe), None)
         if fix is None:
             continue
-        spans = [(e.range.start, e.range.end) for e in fix.edits]
+        edits = tuple(e for e in fix.edits if e not in seen)
+        spans = [(e.range.start, e.range.end) for e in edits]
         if any(_overlaps(s, u) for s in spans for u in used):
             continue
-        taken.append(fix)
+        taken.append(dataclasses.replace(fix, edits=edits) if edits != fix.edits else fix)
         used.extend(spans)
+        seen.update(edits)
     return taken
 
 
