@@ -274,3 +274,27 @@ def test_tracer_warnings_are_exactly_the_lines_tscheck_reports() -> None:
     warned = {int(n) for n in re.findall(r"TracerWarning at line (\d+)", verdict.error)}
     reported = {line for line, _ in ts4(WARNS, Config(traced=("m.py:Net",)))}
     assert warned == reported == {8, 10, 20, 22, 24, 26, 28}
+
+
+def test_only_globals_that_the_file_rebinds_are_flagged() -> None:
+    text = """
+    import torch
+
+    EPS = 1e-5
+    SCALE = 2.0
+
+
+    def set_scale(value: float) -> None:
+        global SCALE
+        SCALE = value
+
+
+    def f(x: torch.Tensor):
+        return x * SCALE + EPS
+
+
+    def g(x: torch.Tensor, SCALE: float = 1.0):
+        return x * SCALE
+    """
+    config = Config(traced=("m.py:f", "m.py:g"))
+    assert ts4(text, config) == [(13, "TS406")]

@@ -18,6 +18,7 @@ Code under `torch.jit.is_tracing()` decides which branch runs; `@torch.jit.scrip
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import libcst as cst
@@ -900,10 +901,111 @@ class PythonRandomRule(TracingRule):
         )
 
 
+_GLOBAL = re.compile(r"^[ \t]+global[ \t]+([A-Za-z_][\w \t,]*)", re.MULTILINE)
+_rebound: list[tuple[str, frozenset[str]]] = []  # (file text, names) of the last file read
+
+
+def _rebound_globals(ctx: FunctionContext) -> frozenset[str]:
+    """Module-level names that some function of this file rebinds with `global`."""
+    text = ctx.blocks.text
+    if _rebound and _rebound[0][0] is text:
+        return _rebound[0][1]
+    names: frozenset[str] = frozenset()
+    if "global" in text:
+        names = frozenset(
+            name.strip()
+            for match in _GLOBAL.finditer(text)
+            for name in match.group(1).split(",")
+            if name.strip()
+        )
+    _rebound[:] = [(text, names)]
+    return names
+
+
+class MutableGlobalRule(TracingRule):
+    code = "TS406"
+    name = "mutable-global-baked"
+    summary = (
+        "A module global that other code rebinds, read while tracing: the trace keeps its value"
+    )
+    explanation = """
+    **What it does.** In code that `torch.jit.trace` runs, flags reads of a module-level name
+    that some function of the same file rebinds with a `global` statement (a setting changed
+    at run time).
+
+    **Why it is a hazard.** A Python number or flag read during tracing becomes a constant
+    of the graph. After `set_scale(3.0)` eager Python uses the new value, the traced module
+    still the one it saw while tracing, and no warning is given.
+
+    **How to fix.** Make the value an input of `forward` (a tensor), or a buffer of the
+    module (`self.register_buffer("scale", torch.tensor(2.0))`, updated in place), which the
+    trace reads as a tensor on every call.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+
+            EPS = 1e-5
+
+
+            def f(x: torch.Tensor):
+                return x / (x.abs().sum() + EPS)
+            """,
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.full((2, 3), 3.0),)",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+
+            SCALE = 2.0
+
+
+            def set_scale(value: float) -> None:
+                global SCALE
+                SCALE = value
+
+
+            def f(x: torch.Tensor):
+                return x * SCALE
+            """,
+            line=12,
+            error="diverges",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(2, 3),)",
+            call="set_scale(3.0)",
+        ),
+    )
+
+    def visit_Name(self, node: cst.Name, ctx: FunctionContext) -> None:
+        name = node.value
+        if name not in _rebound_globals(ctx) or name in _facts(ctx).kinds:
+            return
+        parent = ctx.parent()
+        if isinstance(parent, (cst.AssignTarget, cst.NameItem, cst.Param)):
+            return
+        if isinstance(parent, cst.Attribute) and parent.attr is node:
+            return
+        if isinstance(parent, (cst.Arg, cst.Call)) and getattr(parent, "keyword", None) is node:
+            return
+        if _skipped(node, ctx):
+            return
+        ctx.report(
+            node,
+            f"`{name}` is a module global that this file rebinds with `global {name}`: the "
+            "trace reads it once and records its value as a constant, so later changes do not "
+            "reach the traced module. Pass it as a tensor input or keep it in a buffer",
+        )
+
+
 RULES = (
     TensorConditionRule,
     TensorToPythonRule,
     TensorLoopRule,
     TrainingModeRule,
     PythonRandomRule,
+    MutableGlobalRule,
 )
