@@ -518,8 +518,8 @@ class TensorToPythonRule(TracingRule):
     summary = "A tensor converted to a Python value: the trace records it as a constant"
     explanation = f"""
     **What it does.** In code that `torch.jit.trace` runs, flags `t.item()`, `t.tolist()`,
-    `t.numpy()`, `int(t)`, `float(t)`, `bool(t)` on a tensor, and `int(x.size(0))` /
-    `float(x.shape[1])` on a tensor's size.
+    `t.numpy()`, `int(t)`, `float(t)`, `bool(t)` and `len(t)` on a tensor, and
+    `int(x.size(0))` / `float(x.shape[1])` on a tensor's size.
 
     **Why it is a hazard.** The trace can only record tensor operations. Converting a tensor
     (or a size, which tracing treats as a 0-dim tensor) to a Python number, list or NumPy
@@ -592,6 +592,19 @@ class TensorToPythonRule(TracingRule):
             trace_inputs="(torch.ones(2),)",
             second_inputs="(torch.zeros(2),)",
         ),
+        ex(
+            """
+            import torch
+
+
+            def f(x: torch.Tensor):
+                return x.sum(0) / len(x)
+            """,
+            line=5,
+            error="Using len to get tensor shape",
+            trace_inputs="(torch.ones(2, 3),)",
+            second_inputs="(torch.ones(4, 3),)",
+        ),
     )
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
@@ -606,11 +619,23 @@ class TensorToPythonRule(TracingRule):
             return
         if not isinstance(func, cst.Name) or len(node.args) != 1:
             return
-        what = _CONVERSIONS.get(func.value)
-        if what is None or func.value in _facts(ctx).kinds:
-            return
+        if func.value in _facts(ctx).kinds:
+            return  # a local that shadows the builtin
         kind = _kind(node.args[0].value, _facts(ctx), ctx)
-        if kind in (TENSOR, DIM, COMPARED) and not _skipped(node, ctx):
+        if func.value == "len":
+            # `range(len(t))` in a for loop is TS403's (the loop is what gets baked).
+            outer = ctx.parent(2)
+            in_range = (
+                isinstance(outer, cst.Call)
+                and isinstance(outer.func, cst.Name)
+                and outer.func.value == "range"
+                and isinstance(ctx.parent(3), cst.For)
+            )
+            if kind == TENSOR and not in_range and not _skipped(node, ctx):
+                self._report(node, "a Python int (its length)", ctx)
+            return
+        what = _CONVERSIONS.get(func.value)
+        if what is not None and kind in (TENSOR, DIM, COMPARED) and not _skipped(node, ctx):
             self._report(node, what, ctx)
 
     def _report(self, node: cst.Call, what: str, ctx: FunctionContext) -> None:
