@@ -119,7 +119,7 @@ def test_local_has_a_type_only_when_every_binding_agrees() -> None:
     )
     assert str(env.name_type("a")) == "int"
     assert env.name_type("b") is None  # rebound to another type
-    assert env.name_type("i") is None  # a loop target
+    assert str(env.name_type("i")) == "int"  # a loop over range()
     assert str(env.name_type("d")) == "List[int]"
     assert str(env.name_type("e")) == "List[str]"
     assert str(env.name_type("g")) == "int"
@@ -180,3 +180,24 @@ def test_shadowed_builtin_is_unknown() -> None:
         """
     )
     assert _expr_type(env, "len([1])") is None
+
+
+def test_loop_target_takes_the_element_type() -> None:
+    env = env_of(
+        """
+        def f(xs: List[Tensor], names: List[str], t: Tuple[int, str], d: Dict[str, int]):
+            for x in xs:
+                pass
+            for name in names:
+                pass
+            for item in t:
+                pass
+            for key in d:
+                pass
+            return 1
+        """
+    )
+    assert str(env.name_type("x")) == "Tensor"
+    assert str(env.name_type("name")) == "str"
+    assert env.name_type("item") is None  # tuple loops are unrolled: one type per element
+    assert str(env.name_type("key")) == "str"

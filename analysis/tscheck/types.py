@@ -324,19 +324,30 @@ def literal_type(node: cst.BaseExpression) -> TSType | None:
     return None
 
 
+@dataclass(frozen=True)
+class Element:
+    """A `for` target's binding: one element of `iterable`."""
+
+    iterable: cst.BaseExpression
+
+
+Binding = cst.BaseExpression | Element
+
+
 @dataclass
 class FunctionTypes:
     """The types TorchScript gives one compiled function's names (built by `function_types`).
 
     params: name -> type (None when unknown, e.g. a class annotation); `self` is the Module.
-    bindings: local name -> every expression bound to it, or None when some binding cannot
-    be typed from an expression (a loop target, a `with` target, a nested unpack...).
+    bindings: local name -> every expression bound to it (an `Element` for a `for` target),
+    or None when some binding cannot be typed from an expression (a `with` target, an
+    unpacked name...).
     declared: names given a type by an annotated assignment or `torch.jit.annotate`.
     returns: the annotated return type (None when absent or unknown).
     """
 
     params: dict[str, TSType | None]
-    bindings: dict[str, list[cst.BaseExpression] | None]
+    bindings: dict[str, list[Binding] | None]
     declared: dict[str, TSType | None]
     returns: TSType | None
     has_return_annotation: bool
@@ -368,7 +379,7 @@ class FunctionTypes:
         if name in self.params:
             first = self.params[name]
         elif values:
-            first = self.type_of(values[0])
+            first = self.binding_type(values[0])
             values = values[1:]
         else:
             return None  # a global, a builtin, a module: not a local
@@ -376,9 +387,14 @@ class FunctionTypes:
             return None
         self._cache[name] = first  # optimistic, for `x = x + 1`
         for value in values:
-            if self.type_of(value) != first:
+            if self.binding_type(value) != first:
                 return None
         return first
+
+    def binding_type(self, value: Binding) -> TSType | None:
+        if isinstance(value, Element):
+            return element_type(value.iterable, self)
+        return self.type_of(value)
 
     def is_local(self, name: str) -> bool:
         return name in self.params or name in self.bindings or name in self.declared
@@ -429,6 +445,29 @@ def type_of(expr: cst.BaseExpression, env: TypeEnv) -> TSType | None:
         return None
     if isinstance(expr, cst.Subscript):
         return _subscript(expr, env)
+    return None
+
+
+def element_type(iterable: cst.BaseExpression, env: TypeEnv) -> TSType | None:
+    """The type of a `for` target over `iterable` (None for tuples: TorchScript unrolls
+    those loops, so each iteration has its own type)."""
+    if (
+        isinstance(iterable, cst.Call)
+        and isinstance(iterable.func, cst.Name)
+        and iterable.func.value == "range"
+        and not env.is_local("range")
+        and env.resolve("range") == "range"
+    ):
+        return INT
+    t = type_of(iterable, env)
+    if t is None:
+        return None
+    if t.kind == "List":
+        return t.args[0]
+    if t.kind == "Dict":
+        return t.args[0]
+    if t.kind in ("str", "Tensor"):
+        return TSType(t.kind)
     return None
 
 
@@ -635,11 +674,11 @@ class _Collector:
 
     def __init__(self, resolve: Resolve) -> None:
         self.resolve = resolve
-        self.bindings: dict[str, list[cst.BaseExpression] | None] = {}
+        self.bindings: dict[str, list[Binding] | None] = {}
         self.declared: dict[str, TSType | None] = {}
         self.returns: list[cst.Return] = []
 
-    def bind(self, name: str, value: cst.BaseExpression | None) -> None:
+    def bind(self, name: str, value: Binding | None) -> None:
         if value is None:
             self.bindings[name] = None
             return
@@ -665,7 +704,10 @@ class _Collector:
             self.bind(stmt.name.value, None)
             return
         if isinstance(stmt, cst.For):
-            self.target(stmt.target, None)
+            if isinstance(stmt.target, cst.Name):
+                self.bind(stmt.target.value, Element(stmt.iter))
+            else:
+                self.target(stmt.target, None)
         elif isinstance(stmt, cst.With):
             for item in stmt.items:
                 if item.asname is not None:

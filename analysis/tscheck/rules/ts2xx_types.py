@@ -25,6 +25,7 @@ from tscheck.types import (
     FunctionTypes,
     Resolve,
     TSType,
+    element_type,
     from_annotation,
     function_types,
     optional_of,
@@ -1151,6 +1152,105 @@ def f(n: int):
         )
 
 
+class ListElementTypeRule(Rule):
+    code = "TS214"
+    name = "list-element-type-mismatch"
+    summary = "An element of another type is added to a typed list"
+    family = Family.TYPE_CHECKING
+    explanation = """
+    **What it does.** Flags `xs.append(v)` and `xs.insert(i, v)` where `xs` is a parameter or
+    an annotated variable of type `List[T]` and `v` is known to have another type.
+
+    **Why it fails.** TorchScript lists hold one element type, and `append` converts
+    nothing: an `int` does not go into a `List[float]`, a tensor does not go into a
+    `List[int]`, and a shape slice (`List[int]`) is not a `Tuple[int, int]`
+    (`Could not match type int to t in argument 'el'`).
+
+    **How to fix.** Convert the element (`float(n)`, `int(t)`, `(s[0], s[1])`) or annotate
+    the list with the element type it really holds.
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            from typing import List, Optional, Tuple
+
+            def f(xs: List[float], n: int, t: torch.Tensor) -> int:
+                xs.append(float(n))
+                sizes: List[Tuple[int, int]] = []
+                sizes.append((t.shape[-2], t.shape[-1]))
+                maybe: List[Optional[int]] = []
+                maybe.append(n)
+                maybe.append(None)
+                return len(xs) + len(sizes) + len(maybe)
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from typing import List
+
+            def f(xs: List[float]):
+                xs.append(1)
+                return xs
+            """,
+            line=4,
+            error="Could not match type int to t in argument 'el'",
+        ),
+        ex(
+            """
+            import torch
+            from typing import List, Tuple
+
+            def f(images: List[torch.Tensor]) -> List[Tuple[int, int]]:
+                sizes: List[Tuple[int, int]] = []
+                for img in images:
+                    sizes.append(img.shape[-2:])
+                return sizes
+            """,
+            line=7,
+            error="Could not match type List[int] to t in argument 'el'",
+        ),
+    )
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+            return
+        position = _LIST_ADD.get(func.attr.value)
+        if position is None or len(node.args) != position + 1:
+            return
+        if any(arg.keyword is not None or arg.star for arg in node.args):
+            return
+        env = function_types(ctx)
+        name = func.value.value
+        if name not in env.declared and not _unbound_param(env, name):
+            return  # only lists whose type is written down (TS210 covers bare `[]`)
+        container = env.type_of(func.value)
+        value = node.args[-1].value
+        if container is None or container.kind != "List" or _has_container_literal(value):
+            return
+        element = env.type_of(value)
+        if element is not None and _element_fits(element, container.args[0]) is False:
+            ctx.report(
+                value,
+                f"`{name}` is a {container}, and TorchScript's `{func.attr.value}` does not "
+                f"convert: this adds a {element}",
+            )
+
+
+def _element_fits(value: TSType, element: TSType) -> bool | None:
+    """Whether `value` may be stored as `element` with no conversion (list methods)."""
+    if value == element or element.kind == "Any":
+        return True
+    if element.kind == "Optional":
+        return True if value.kind == "None" or value == element.args[0] else None
+    if _simple(value) and _simple(element):
+        return False
+    return None
+
+
 def _assign_of(function: cst.FunctionDef, value: cst.BaseExpression) -> cst.Assign | None:
     """The Assign statement whose value is `value` (found by identity, in statement order)."""
     stack: list[cst.CSTNode] = list(function.body.body)
@@ -1549,13 +1649,7 @@ class _Flow:
                 self.frames[-1][name] = None  # defined in the loop only: not our rule
 
     def _iter_type(self, iterable: cst.BaseExpression) -> TSType | None:
-        if isinstance(iterable, cst.Call) and dotted(iterable.func) == "range":
-            if self.env.resolve("range") == "range" and not self.env.is_local("range"):
-                return INT
-        t = self.type_of(iterable)
-        if t is not None and t.kind == "List":
-            return t.args[0]
-        return None
+        return element_type(iterable, self.view)
 
 
 def _refines(test: cst.BaseExpression) -> bool:
@@ -1580,6 +1674,8 @@ def _dynamic(test: cst.BaseExpression, env: FunctionTypes) -> bool:
         return _dynamic(test.expression, env)
     if isinstance(test, cst.Name):
         return _param_value(test, env)
+    if isinstance(test, cst.Attribute):
+        return _plain_attribute(test, env)
     if isinstance(test, cst.Comparison):
         if any(
             isinstance(c.operator, (cst.Is, cst.IsNot, cst.In, cst.NotIn)) for c in test.comparisons
@@ -1590,6 +1686,26 @@ def _dynamic(test: cst.BaseExpression, env: FunctionTypes) -> bool:
             _mentions_call(o) for o in operands
         )
     return False
+
+
+def _plain_attribute(node: cst.Attribute, env: FunctionTypes) -> bool:
+    """`self.flag` where `flag` is an ordinary attribute set in `__init__` of a class that
+    derives from nn.Module directly: never a constant (those are Final or in __constants__)."""
+    owner = env.owner
+    if owner is None or not isinstance(node.value, cst.Name):
+        return False
+    module_params = [n for n, t in env.params.items() if t is not None and t.kind == "Module"]
+    if node.value.value not in module_params[:1] or node.value.value in env.bindings:
+        return False
+    if owner.bases != ("torch.nn.Module",):
+        return False  # a base class may declare it constant
+    name = node.attr.value
+    if name in (*owner.constants, *owner.finals, *owner.class_attrs, *owner.annotations):
+        return False
+    if any(sub.attr == name for sub in owner.submodules):
+        return False
+    inits = [a for a in owner.init_attrs if a.attr == name]
+    return bool(inits) and all(not a.annotated and a.shape == "other" for a in inits)
 
 
 def _param_value(name: cst.Name, env: FunctionTypes) -> bool:
@@ -1816,6 +1932,25 @@ class BranchMergeRule(Rule):
             line=2,
             error="Type mismatch: y is set to type int in the true branch and type str",
         ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self, num_classes: int = 0) -> None:
+                    super().__init__()
+                    self.use_head = num_classes > 0
+                    self.fc = nn.Linear(8, 2)
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if self.use_head:
+                        out = self.fc(x)
+                    return out
+            """,
+            line=11,
+            error="out is not defined in the false branch",
+        ),
     )
     CATALOG = ("variable_defined_in_one_branch", "branch_var_type_mismatch")
 
@@ -1841,6 +1976,7 @@ RULES: tuple[type[Rule], ...] = (
     DictKeyTypeRule,
     ArithmeticOnUnrefinedRule,
     EmptyContainerDefaultRule,
+    ListElementTypeRule,
     ReturnTypeMismatchRule,
     VariableRetypedInBlockRule,
     BranchMergeRule,
