@@ -17,11 +17,6 @@ UNCOVERED: dict[str, str] = {
         "`x * n` with `n` typed Tensor compiles; only a call that passes an int fails, and a "
         "caller may pass a tensor: nothing static decides it"
     ),
-    "optional_not_refined_arith": TYPES,
-    "optional_tensor_method": TYPES,
-    "optional_attribute_not_refined": TYPES,
-    "wrong_arg_count_to_helper": TYPES,
-    "wrong_arg_type_to_helper": TYPES,
     "submodule_unused_with_bad_forward": TYPES,
     # -- call time --
     "return_annotation_tensor_as_int": CALL_TIME,
