@@ -155,6 +155,9 @@ def main() -> None:
             if pid == 0:
                 os.close(read)
                 os.setpgid(0, 0)
+                # A snippet that writes files by relative name writes them here, not in the
+                # checkout (`ScriptModule.save(buffer)` writes a file named after the buffer).
+                os.chdir(folder)
                 # The snippet may print; the parent's stdout carries only the JSON answer.
                 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
                 try:

@@ -1387,6 +1387,218 @@ def export() -> None:
             )
 
 
+# -- TS507: ScriptModule.save given a file object -------------------------------------------------
+
+_FILE_OBJECTS = frozenset({"io.BytesIO", "open", "builtins.open", "io.open"})
+
+
+def _file_object(
+    ctx: FileContext, expr: cst.BaseExpression, scope: cst.FunctionDef | None
+) -> str | None:
+    """What file object `expr` visibly is ("a BytesIO", "an open file"): `io.BytesIO()`, or
+    a local name bound only to such calls or by `with open(...) as name`."""
+    values: list[cst.BaseExpression] = [expr]
+    if isinstance(expr, cst.Name):
+        values = [*_with_targets(ctx, scope, expr.value)]
+        if not values:
+            values = _bound_values(ctx, scope, expr.value) or []
+    kinds: set[str] = set()
+    for value in values:
+        name = ctx.resolve(dotted(value.func)) if isinstance(value, cst.Call) else ""
+        if name not in _FILE_OBJECTS:
+            return None
+        kinds.add("a BytesIO" if name == "io.BytesIO" else "an open file")
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _with_targets(ctx: FileContext, scope: cst.FunctionDef | None, name: str) -> list[cst.Call]:
+    """The calls `with <call> as name` binds `name` to in `scope`, when `name` has no other
+    binding there ([] otherwise)."""
+    if scope is None:
+        return []  # module level: leave it
+    found: list[cst.Call] = []
+    others = False
+    stack: list[cst.CSTNode] = [scope.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.WithItem) and node.asname is not None:
+            if name in _target_names(node.asname.name):
+                if isinstance(node.item, cst.Call) and isinstance(node.asname.name, cst.Name):
+                    found.append(node.item)
+                else:
+                    others = True
+            stack.append(node.item)
+            continue
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        stack.extend(cstwalk.children(node))
+    if not found or others:
+        return []
+    # Any other binding of the name (assignment, loop, parameter...) makes it unknown.
+    params = scope.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    if any(p.name.value == name for p in every) or _bound_values(ctx, scope, name) is not None:
+        return []
+    return found
+
+
+class SaveToFileObjectRule(Rule):
+    code = "TS507"
+    name = "script-module-save-to-file-object"
+    summary = "ScriptModule.save takes a path: a file object makes it write a stray file"
+    family = Family.TYPE_CHECKING
+    fixable = True
+    explanation = """
+    **What it does.** Flags `m.save(f)` where `m` is visibly a scripted or traced module and
+    `f` visibly a file object: an `io.BytesIO()`, or the file of `with open(...) as f`.
+
+    **Why it fails.** `ScriptModule.save` takes a file *name*: it calls `str(f)` and writes the
+    archive to a file called `<_io.BytesIO object at 0x7f...>` (or `<_io.BufferedWriter
+    name='m.pt'>`) in the working directory. No error is raised; the buffer or the opened
+    file stays empty, and loading it fails later (`torch.jit.load`: `istream reader failed`).
+    A file opened by a path with a folder in it gives a name with a `/`: then the save
+    raises `RuntimeError: Parent directory <_io.BufferedWriter name='/... does not exist`.
+
+    **How to fix.** `torch.jit.save(m, f)` takes a path or a file object (the fix rewrites the
+    call to it), or pass the path itself to `m.save(path)`.
+    """
+    VALID = (
+        ex(
+            """
+            import io
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export(folder: str) -> bytes:
+                scripted = torch.jit.script(M())
+                scripted.save(os.path.join(folder, "m.pt"))
+                buffer = io.BytesIO()
+                torch.jit.save(scripted, buffer)
+                return buffer.getvalue()
+            """,
+            call="with tempfile.TemporaryDirectory() as d: torch.jit.load(io.BytesIO(export(d)))",
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import io
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export() -> bytes:
+                buffer = io.BytesIO()
+                scripted = torch.jit.script(M())
+                scripted.save(buffer)
+                return buffer.getvalue()
+            """,
+            line=15,
+            error="istream reader failed",
+            call="torch.jit.load(io.BytesIO(export()))",
+            fixed="""import io
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor):
+        return x + 1
+
+
+def export() -> bytes:
+    buffer = io.BytesIO()
+    scripted = torch.jit.script(M())
+    torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+""",
+        ),
+        ex(
+            """
+            import os
+            import tempfile
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor):
+                    return x + 1
+
+
+            def export(path: str) -> None:
+                traced = torch.jit.trace(M(), torch.ones(2))
+                with open(path, "wb") as f:
+                    traced.save(f, _extra_files={"version": "2"})
+            """,
+            line=16,
+            error="RuntimeError: Parent directory <_io.BufferedWriter name=",
+            call=(
+                "with tempfile.TemporaryDirectory() as d: p = os.path.join(d, 'm.pt'); "
+                "export(p); torch.jit.load(p)"
+            ),
+        ),
+    )
+    CATALOG = ()
+
+    def check_file(self, ctx: FileContext) -> None:
+        sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script", "trace")}
+        if not sites:
+            return
+        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL)):
+            call = item.call
+            func = call.func
+            if not isinstance(func, cst.Attribute) or func.attr.value != "save":
+                continue
+            if ctx.resolve(dotted(func)) in (TORCH_SAVE, *JIT_SAVE):
+                continue
+            positional = _positional(call)
+            if len(positional) != 1 or call.args[0] is not positional[0] or _has_star(call):
+                continue
+            if _jit_product(ctx, func.value, item.scope, JIT_SCRIPT | JIT_TRACE) is None:
+                continue
+            target = positional[0].value
+            kind = _file_object(ctx, target, item.scope)
+            if kind is None:
+                continue
+            ctx.report(
+                target,
+                f"ScriptModule.save takes a path, and this is {kind}: it writes the archive to "
+                "a file named after str() of it (in the working directory, or fails when that "
+                "name holds a '/') and leaves this one empty; use torch.jit.save(module, f), "
+                "which takes a file object",
+                fixes=self._fix(ctx, call, func),
+            )
+
+    def _fix(self, ctx: FileContext, call: cst.Call, func: cst.Attribute) -> tuple[Fix, ...]:
+        torch = next((local for local, full in ctx.summary.imports if full == "torch"), None)
+        if torch is None:
+            return ()
+        args = [ctx.code_for(func.value)]
+        for arg in call.args:
+            value = ctx.code_for(arg.value)
+            args.append(f"{arg.keyword.value}={value}" if arg.keyword is not None else value)
+        text = f"{torch}.jit.save({', '.join(args)})"
+        return (Fix("Save it with torch.jit.save", (ctx.replace(call, text),)),)
+
+
 RULES: tuple[type[Rule], ...] = (
     ExtraFilesTypeRule,
     SaveBlockedByIgnoredCallRule,
@@ -1394,4 +1606,5 @@ RULES: tuple[type[Rule], ...] = (
     TorchSaveScriptModuleRule,
     MapLocationTypeRule,
     SaveEagerModuleRule,
+    SaveToFileObjectRule,
 )
