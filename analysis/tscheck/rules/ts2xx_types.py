@@ -785,6 +785,11 @@ class TolistWithoutAnnotationRule(Rule):
         if receiver is None or receiver.kind != "Tensor":
             return
         parent = ctx.parent()
+        if isinstance(parent, cst.Assign) and any(
+            isinstance(t.target, cst.Name) and t.target.value in env.declared
+            for t in parent.targets
+        ):
+            return  # the variable's annotation elsewhere may type it: stay silent
         untyped = (
             (isinstance(parent, cst.Return) and ctx.node.returns is None)
             or (isinstance(parent, cst.Assign) and parent.value is node)
@@ -857,9 +862,6 @@ class DictKeyTypeRule(Rule):
                 self._annotation(param.annotation.annotation, ctx)
         if ctx.node.returns is not None:
             self._annotation(ctx.node.returns.annotation, ctx)
-
-    def check_signature(self, ctx: FunctionContext) -> None:
-        self.check_function(ctx)
 
     def visit_AnnAssign(self, node: cst.AnnAssign, ctx: FunctionContext) -> None:
         self._annotation(node.annotation.annotation, ctx)
@@ -981,10 +983,8 @@ class ArithmeticOnUnrefinedRule(Rule):
         for operand in (node.left, node.right):
             if not isinstance(operand, (cst.Name, cst.Subscript)):
                 continue
-            if _refined_anywhere(operand, ctx):
-                continue
             t = env.type_of(operand)
-            if t is not None and _unrefined(t):
+            if t is not None and _unrefined(t) and not _refined_anywhere(operand, ctx):
                 ctx.report(
                     operand,
                     f"`{ctx.code_for(operand)}` is {t} in TorchScript, which no arithmetic "
@@ -1643,10 +1643,9 @@ class _Flow:
                 frame[name] = target_type if isinstance(node.target, cst.Name) else None
         self.frames.append(frame)
         self.block(list(node.body.body))
-        inner = self.frames.pop()
-        for name in inner:
-            if self.lookup(name) is None:
-                self.frames[-1][name] = None  # defined in the loop only: not our rule
+        self.frames.pop()
+        # Names first defined in the loop body are undefined after it ("undefined value"):
+        # another error, left to the compiler; they stay out of the frames.
 
     def _iter_type(self, iterable: cst.BaseExpression) -> TSType | None:
         return element_type(iterable, self.view)
@@ -1960,9 +1959,15 @@ class BranchMergeRule(Rule):
             ctx.report(
                 at,
                 f"{message} (line {use_line})",
-                range=ctx.head_range(at, 2),
+                range=ctx.head_range(at, _keyword_length(at, ctx)),
                 related=(ChainLink(f"`{use.value}` is used here", ctx.summary.path, use_line),),
             )
+
+
+def _keyword_length(node: cst.If, ctx: FunctionContext) -> int:
+    """`elif` or `if`: an elif's node starts at its keyword."""
+    start = ctx.range(node).start
+    return 4 if ctx.line_text(start.line)[start.column :].startswith("elif") else 2
 
 
 RULES: tuple[type[Rule], ...] = (
