@@ -3,13 +3,19 @@ count tscheck's false positives on code that scripts (tests/nn_modules.py holds 
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 
 import pytest
 from nn_modules import NN_CLASSES, NNClass
+
+from tscheck.config import Config
+from tscheck.engine import check_source
 
 from compiler import Job, Verdict, compile_all
 
@@ -68,3 +74,27 @@ def test_skipped_classes_say_why_and_are_few() -> None:
     skipped = [c for c in NN_CLASSES if c.skip is not None]
     assert all(c.skip for c in skipped)
     assert len(skipped) <= len(NN_CLASSES) // 10
+
+
+def test_the_finding_in_adaptive_log_softmax_is_the_compilers_next_error() -> None:
+    """AdaptiveLogSoftmaxWithLoss is rejected first for its class-level `head: Linear`
+    annotation; tscheck reports `self.tail[i - 1]` (TS164) instead. With the annotations
+    removed, the compiler stops exactly there: the finding is a second real error, not a guess."""
+    spec = importlib.util.find_spec("torch")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(next(iter(spec.submodule_search_locations))) / "nn" / "modules" / "adaptive.py"
+    text = path.read_text(encoding="utf-8")
+    for line in ("    head: Linear\n", "    tail: ModuleList\n"):
+        assert line in text
+        text = text.replace(line, "")
+    text = re.sub(r"^from \.(\w+) import", r"from torch.nn.modules.\1 import", text, flags=re.M)
+
+    result = check_source(
+        "adaptive.py", text, Config(roots=("adaptive.py:AdaptiveLogSoftmaxWithLoss",))
+    )
+    reported = {(d.code, d.range.start.line) for d in result.diagnostics}
+    (verdict,) = compile_all([Job(code=text, target="AdaptiveLogSoftmaxWithLoss(8, 10, [4, 8])")])
+    assert not verdict.accepted
+    assert "Expected integer literal for index" in verdict.error
+    lines = {int(n) for n in re.findall(r'File "[^"]*", line (\d+)', verdict.error)}
+    assert {("TS164", n) for n in lines} & reported, (lines, reported)
