@@ -326,9 +326,8 @@ class _Flow:
 
     def loop(self, node: cst.While | cst.For, state: _State) -> _State | None:
         """The body starts from the state before the loop, less what it assigns (a
-        loop-carried variable's type is unknown here); what the body assigns or refines is
-        unknown after the loop."""
-        assigned, tested = _changes(node.body)
+        loop-carried variable's type is unknown here)."""
+        assigned = _assigned(node.body)
         if isinstance(node, cst.For):
             self.expr(node.iter, state)
             self.operand_use(node.iter, node.iter, "a for loop", state)
@@ -337,8 +336,9 @@ class _Flow:
         if isinstance(node, cst.While):
             self.truth_use(node.test, inside)
             self.expr(node.test, inside)  # re-tested each iteration: the loop's state
-        self.suite(node.body, inside)
-        after = inside.forget(tested)
+        # The loop may run zero times: after it, a name is what it was before joined with
+        # what the body leaves (an Optional refined only inside the body is Optional again).
+        after = _join(inside, self.suite(node.body, inside)) or inside
         if node.orelse is not None:
             result = self.suite(node.orelse.body, after)
             after = result if result is not None else after.forget(after.optional)
@@ -539,10 +539,9 @@ def _touched(node: cst.CSTNode) -> set[str]:
     return out
 
 
-def _changes(node: cst.CSTNode) -> tuple[set[str], set[str]]:
-    """(names a piece of code binds, names it tests against None or with isinstance)."""
+def _assigned(node: cst.CSTNode) -> set[str]:
+    """Names a piece of code binds (any target shape, loops, with, nested defs)."""
     assigned: set[str] = set()
-    tested: set[str] = set()
     stack: list[cst.CSTNode] = [node]
     while stack:
         current = stack.pop()
@@ -561,14 +560,10 @@ def _changes(node: cst.CSTNode) -> tuple[set[str], set[str]]:
             assigned.update(n.name.value for n in current.names)
         elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
             assigned.add(current.name.value)
-        elif isinstance(current, cst.Comparison):
-            tested |= _touched(current)
-        elif isinstance(current, cst.Call) and current.args:
-            tested |= _touched(current.args[0].value)
         for target in targets:
             assigned |= _touched(target)
         stack.extend(current.children)
-    return assigned, tested
+    return assigned
 
 
 _NEVER_NONE = (
