@@ -31,6 +31,7 @@ from tscheck.index import (
     JitSite,
 )
 from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
+from tscheck.parse import ParsedBlocks
 from tscheck.reach import Compiled, Project, compiled_set, is_torch_module
 from tscheck.rules.base import FileContext, Rule, dotted, ex
 
@@ -287,6 +288,8 @@ class ExtraFilesTypeRule(Rule):
 # -- what a save / load call is given -------------------------------------------------------------
 
 JIT_LOAD = "torch.jit.load"
+_SAVE = frozenset({"save"})
+_LOAD = frozenset({"load"})
 TORCH_SAVE = "torch.save"
 # nn.Module methods that return the module itself: `Net().eval()` is still a Net.
 _RETURNS_SELF = frozenset(
@@ -302,28 +305,66 @@ class _CallIn:
     scope: cst.FunctionDef | None
 
 
-def _calls_on_lines(ctx: FileContext, lines: set[int]) -> Iterator[_CallIn]:
-    """Every call that starts on one of `lines`, with its scope; sets ctx's block to the
-    call's own (a block is a top-level statement: a def's calls all live in it)."""
+Bindings = dict[str, list[cst.BaseExpression] | None]
+
+
+class _FileFacts:
+    """What the rules of this family read in one file check, computed once for all of them:
+    the calls of each block and the bindings of each scope (keyed by node id; the nodes are
+    kept alive with their entries, so an id cannot be reused)."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, tuple[cst.Module, list[_CallIn]]] = {}
+        self.bindings: dict[int, tuple[object, Bindings]] = {}
+
+
+_FACTS: weakref.WeakKeyDictionary[ParsedBlocks, _FileFacts] = weakref.WeakKeyDictionary()
+
+
+def _facts(ctx: FileContext) -> _FileFacts:
+    facts = _FACTS.get(ctx.blocks)
+    if facts is None:
+        facts = _FACTS[ctx.blocks] = _FileFacts()
+    return facts
+
+
+def _call_name(call: cst.Call) -> str:
+    func = call.func
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    return func.value if isinstance(func, cst.Name) else ""
+
+
+def _block_calls(ctx: FileContext, module: cst.Module) -> list[_CallIn]:
+    facts = _facts(ctx)
+    known = facts.calls.get(id(module))
+    if known is None:
+        found: list[_CallIn] = []
+        stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(module, None)]
+        while stack:
+            node, scope = stack.pop()
+            if isinstance(node, cst.Call):
+                found.append(_CallIn(node, scope))
+            inner = node if isinstance(node, cst.FunctionDef) else scope
+            stack.extend((child, inner) for child in cstwalk.children(node))
+        known = facts.calls[id(module)] = (module, found)
+    return known[1]
+
+
+def _calls_on_lines(ctx: FileContext, lines: set[int], names: frozenset[str]) -> Iterator[_CallIn]:
+    """The calls named one of `names` (`x.save(...)`, `save(...)`) in the blocks holding
+    `lines`, with their scope; sets ctx's block to the call's own (a block is a top-level
+    statement: a def's calls all live in it)."""
     done: set[int] = set()
     for line in sorted(lines):
         module, start = ctx.blocks.module_for_line(line)
         if id(module) in done:
             continue
         done.add(id(module))
-        ctx.use(module, start)
-        stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(module, None)]
-        found: list[_CallIn] = []
-        while stack:
-            node, scope = stack.pop()
-            if isinstance(node, cst.Call) and ctx.range(node).start.line in lines:
-                found.append(_CallIn(node, scope))
-            inner = node if isinstance(node, cst.FunctionDef) else scope
-            stack.extend((child, inner) for child in cstwalk.children(node))
-        found.sort(key=lambda c: ctx.range(c.call).start)
-        for item in found:
-            ctx.use(module, start)
-            yield item
+        for item in _block_calls(ctx, module):
+            if _call_name(item.call) in names:
+                ctx.use(module, start)
+                yield item
 
 
 def _target_names(target: cst.CSTNode) -> Iterator[str]:
@@ -337,64 +378,80 @@ def _target_names(target: cst.CSTNode) -> Iterator[str]:
         yield from _target_names(target.value)
 
 
-def _bound_values(
-    ctx: FileContext, scope: cst.FunctionDef | None, name: str
-) -> list[cst.BaseExpression] | None:
-    """What `name = value` statements of `scope` assign to `name`, when those are its only
-    bindings there (no parameter, loop, `with`, import, `global`, augmented or tuple
-    assignment, walrus...); None when something else binds it, or nothing does."""
+def _scope_bindings(ctx: FileContext, scope: cst.FunctionDef | None) -> Bindings:
+    """For each name bound in `scope`: the values of its `name = value` statements, or None
+    when something else binds it too (a parameter, loop, `with`, import, `global`, augmented
+    or tuple assignment, walrus, `del`, a def...)."""
+    facts = _facts(ctx)
+    known = facts.bindings.get(id(scope))
+    if known is not None:
+        return known[1]
+    table: Bindings = {}
+
+    def poison(name: str) -> None:
+        table[name] = None
+
+    def add(name: str, value: cst.BaseExpression) -> None:
+        values = table.setdefault(name, [])
+        if values is not None:
+            values.append(value)
+
     if scope is None:
         roots: list[cst.CSTNode] = [m for m, _ in ctx.modules()]
     else:
         params = scope.params
         every = [*params.posonly_params, *params.params, *params.kwonly_params]
-        for extra in (params.star_arg, params.star_kwarg):
-            if isinstance(extra, cst.Param):
-                every.append(extra)
-        if any(p.name.value == name for p in every):
-            return None
+        every.extend(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))
+        for param in every:
+            poison(param.name.value)
         roots = [scope.body]
-    values: list[cst.BaseExpression] = []
     stack = list(roots)
     while stack:
         node = stack.pop()
         if isinstance(node, cst.Assign):
-            hits = [t for t in node.targets if name in _target_names(t.target)]
-            if hits:
-                if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
-                    return None
-                values.append(node.value)
+            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
+            for target in node.targets:
+                for name in _target_names(target.target):
+                    if single:
+                        add(name, node.value)
+                    else:
+                        poison(name)
         elif isinstance(node, cst.AnnAssign):
-            if name in _target_names(node.target) and node.value is not None:
-                values.append(node.value)
-        elif isinstance(node, (cst.AugAssign, cst.For, cst.CompFor)):
-            if name in _target_names(node.target):
-                return None
+            if node.value is not None:
+                for name in _target_names(node.target):
+                    add(name, node.value)
+        elif isinstance(node, (cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
+            for name in _target_names(node.target):
+                poison(name)
         elif isinstance(node, cst.AsName):
-            if name in _target_names(node.name):
-                return None
-        elif isinstance(node, cst.NamedExpr):
-            if name in _target_names(node.target):
-                return None
+            for name in _target_names(node.name):
+                poison(name)
         elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            if any(n.name.value == name for n in node.names):
-                return None
+            for item in node.names:
+                poison(item.name.value)
         elif isinstance(node, cst.ImportAlias):
             bound = node.asname.name if node.asname is not None else node.name
-            if isinstance(bound, cst.Name) and bound.value == name:
-                return None
-            if isinstance(bound, cst.Attribute) and dotted(bound).split(".")[0] == name:
-                return None
+            if isinstance(bound, (cst.Name, cst.Attribute)):
+                poison(dotted(bound).split(".")[0])
         elif isinstance(node, cst.Del):
-            return None
+            for name in _target_names(node.target):
+                poison(name)
         elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            if node.name.value == name:
-                return None
+            poison(node.name.value)
             continue  # a scope of its own
         elif isinstance(node, cst.Lambda):
             continue
         stack.extend(cstwalk.children(node))
-    return values or None
+    facts.bindings[id(scope)] = (scope, table)
+    return table
+
+
+def _bound_values(
+    ctx: FileContext, scope: cst.FunctionDef | None, name: str
+) -> list[cst.BaseExpression] | None:
+    """What `name = value` statements of `scope` assign to `name`, when those are its only
+    bindings there; None when something else binds it, or nothing does."""
+    return _scope_bindings(ctx, scope).get(name) or None
 
 
 def _jit_call(ctx: FileContext, expr: cst.BaseExpression, kinds: frozenset[str]) -> bool:
@@ -708,7 +765,7 @@ class SaveBlockedByIgnoredCallRule(Rule):
         sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script")}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL)):
+        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL), _SAVE):
             saved = self._saved(ctx, item.call)
             if saved is None:
                 continue
@@ -778,7 +835,7 @@ def _load_calls(ctx: FileContext) -> Iterator[_CallIn]:
     `load(` cost nothing)."""
     if "load" not in ctx.text:
         return
-    for item in _calls_on_lines(ctx, _lines_with(ctx.text, _LOAD_CALL)):
+    for item in _calls_on_lines(ctx, _lines_with(ctx.text, _LOAD_CALL), _LOAD):
         if ctx.resolve(dotted(item.call.func)) == JIT_LOAD:
             yield item
 
@@ -1058,7 +1115,7 @@ def export() -> None:
         lines = {s.line for s in ctx.summary.jit_sites if s.kind in ("script", "trace")}
         if not lines:
             return
-        for item in _calls_on_lines(ctx, _lines_with(ctx.text, _SAVE_CALL)):
+        for item in _calls_on_lines(ctx, _lines_with(ctx.text, _SAVE_CALL), _SAVE):
             call = item.call
             if ctx.resolve(dotted(call.func)) != TORCH_SAVE:
                 continue
@@ -1361,7 +1418,7 @@ def export() -> None:
         sites = {s.line for s in ctx.summary.jit_sites if s.kind == "save"}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites):
+        for item in _calls_on_lines(ctx, sites, _SAVE):
             call = item.call
             name = dotted(call.func)
             if ctx.resolve(name) not in JIT_SAVE:
@@ -1562,7 +1619,7 @@ def export() -> bytes:
         sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script", "trace")}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL)):
+        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL), _SAVE):
             call = item.call
             func = call.func
             if not isinstance(func, cst.Attribute) or func.attr.value != "save":
