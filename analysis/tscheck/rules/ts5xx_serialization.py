@@ -527,6 +527,22 @@ def _scripted_root(
     return None
 
 
+def _script_object(
+    ctx: FileContext, expr: cst.BaseExpression, scope: cst.FunctionDef | None
+) -> bool:
+    """`expr` is visibly a ScriptModule or ScriptFunction: a trace, or the script of a
+    project module instance or function (`torch.jit.script(SomeClass)` returns the class
+    itself, which pickles and has no `save`)."""
+    if _jit_product(ctx, expr, scope, JIT_SCRIPT | JIT_TRACE) is None:
+        return False
+    values = [expr] if isinstance(expr, cst.Call) else _bound_values(ctx, scope, dotted(expr))
+    for value in values or []:
+        assert isinstance(value, cst.Call)
+        if _jit_call(ctx, value, JIT_SCRIPT) and _scripted_root(ctx, value, scope) is None:
+            return False
+    return True
+
+
 def _lines_with(text: str, pattern: re.Pattern[str]) -> set[int]:
     return {text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)}
 
@@ -1123,7 +1139,7 @@ def export() -> None:
             if not positional or call.args[0].keyword is not None:
                 continue
             saved = positional[0].value
-            if _jit_product(ctx, saved, item.scope, JIT_SCRIPT | JIT_TRACE) is None:
+            if not _script_object(ctx, saved, item.scope):
                 continue
             fixes: tuple[Fix, ...] = ()
             func = call.func
@@ -1629,7 +1645,7 @@ def export() -> bytes:
             positional = _positional(call)
             if len(positional) != 1 or call.args[0] is not positional[0] or _has_star(call):
                 continue
-            if _jit_product(ctx, func.value, item.scope, JIT_SCRIPT | JIT_TRACE) is None:
+            if not _script_object(ctx, func.value, item.scope):
                 continue
             target = positional[0].value
             kind = _file_object(ctx, target, item.scope)
