@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from test_verify import run, write
 
+from tscheck.config import Config
 from tscheck.engine import check_source
 from tscheck.model import CompilerError
 from tscheck.verify.save_codes import failure_code
@@ -208,3 +209,38 @@ def test_ts502_names_a_model_defined_in_another_file_at_its_save() -> None:
     (diag,) = result.diagnostics
     assert "(called from `Net.forward` at model.py:11)" in diag.message
     assert check_source("pkg/export.py", export).diagnostics == ()
+
+
+SCRIPTED_CLASS = """
+import io
+
+import torch
+
+
+class Pair:
+    def __init__(self, a: int):
+        self.a = a
+
+
+def export() -> bytes:
+    buffer = io.BytesIO()
+    torch.save(torch.jit.script(Pair), buffer)
+    return buffer.getvalue()
+"""
+
+
+def test_torch_save_of_a_scripted_class_is_not_flagged(tmp_path: Path) -> None:
+    """torch.jit.script(SomeClass) returns the class itself, which pickles: no TS504."""
+    path = tmp_path / "scripted_class.py"
+    path.write_text(SCRIPTED_CLASS)
+    spec = importlib.util.spec_from_file_location("tscheck_scripted_class", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        assert module.export()  # the real torch.save succeeds
+    finally:
+        del sys.modules[spec.name]
+    config = Config(roots=("scripted_class.py:Pair",))
+    assert check_source("scripted_class.py", SCRIPTED_CLASS, config).diagnostics == ()
