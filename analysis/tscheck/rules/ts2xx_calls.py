@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from tscheck.cstwalk import children
 from tscheck.index import FunctionInfo
 from tscheck.model import Family
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
@@ -76,17 +77,29 @@ class _Bound:
     module: cst.Module
 
 
+# The last call resolved: TS240 and TS241 visit the same call one after the other.
+# Keyed by the context too: an unchanged block keeps its nodes from one analysis to the next,
+# while the callee may have changed.
+_LAST_CALL: list[tuple[cst.Call, FunctionContext, _Bound | None]] = []
+
+
 def _signature(ctx: FunctionContext, call: cst.Call) -> _Bound | None:
+    if _LAST_CALL and _LAST_CALL[0][0] is call and _LAST_CALL[0][1] is ctx:
+        return _LAST_CALL[0][2]
+    found = _resolve(ctx, call)
+    _LAST_CALL[:] = [(call, ctx, found)]
+    return found
+
+
+def _resolve(ctx: FunctionContext, call: cst.Call) -> _Bound | None:
     if any(arg.star for arg in call.args):
         return None
-    func = call.func
-    if isinstance(func, cst.Name) and (
-        _is_param(ctx, func.value) or _rebinds(ctx.node.body, func.value)
-    ):
-        return None  # a local or parameter shadows the project function
     found = resolve_callee(call, ctx)
     if found is None or found.summary.path != ctx.summary.path:
         return None
+    func = call.func
+    if isinstance(func, cst.Name) and _shadowed(ctx, func.value):
+        return None  # a local or parameter shadows the project function
     info = found.info
     if not _plain(info) or _overloaded(ctx, info):
         return None
@@ -121,9 +134,24 @@ def _param(node: cst.Param, keyword_only: bool) -> _Param:
     return _Param(node.name.value, annotation, node.default is not None, keyword_only)
 
 
-def _is_param(ctx: FunctionContext, name: str) -> bool:
+# The names the function last asked about assigns in its body: computed once per function,
+# not once per call.
+_ASSIGNED: list[tuple[cst.FunctionDef, frozenset[str]]] = []
+
+
+def _assigned(ctx: FunctionContext) -> frozenset[str]:
+    if _ASSIGNED and _ASSIGNED[0][0] is ctx.node:
+        return _ASSIGNED[0][1]
+    found = frozenset(_bound_names(ctx.node.body))
+    _ASSIGNED[:] = [(ctx.node, found)]
+    return found
+
+
+def _shadowed(ctx: FunctionContext, name: str) -> bool:
+    """A parameter or local of the caller with the name of the project function."""
     p = ctx.node.params
-    return any(x.name.value == name for x in (*p.posonly_params, *p.params, *p.kwonly_params))
+    params = (*p.posonly_params, *p.params, *p.kwonly_params)
+    return any(x.name.value == name for x in params) or name in _assigned(ctx)
 
 
 def _type_comment(ctx: FunctionContext, info: FunctionInfo) -> bool:
@@ -470,7 +498,7 @@ def _param_of_caller(ctx: FunctionContext, name: str) -> str | None:
             kind = None if untyped or _type_comment(ctx, ctx.info) else "Tensor"
         else:
             kind = _simple_type(ctx, param.annotation.annotation)
-        if kind is None or _rebinds(ctx.node.body, name):
+        if kind is None or name in _assigned(ctx):
             return None
         return kind
     return None
@@ -481,8 +509,9 @@ def _is_self(ctx: FunctionContext, param: cst.Param) -> bool:
     return ctx.owner is not None and bool(params) and params[0] is param
 
 
-def _rebinds(body: cst.CSTNode, name: str) -> bool:
-    """Whether `name` is assigned anywhere in `body` (any target shape, loops, with)."""
+def _bound_names(body: cst.CSTNode) -> set[str]:
+    """Every name assigned anywhere in `body` (any target shape, loops, with, walrus)."""
+    out: set[str] = set()
     stack: list[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
@@ -494,18 +523,19 @@ def _rebinds(body: cst.CSTNode, name: str) -> bool:
         elif isinstance(node, cst.AsName):
             targets = [node.name]
         elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            if any(n.name.value == name for n in node.names):
-                return True
+            out.update(n.name.value for n in node.names)
+        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            out.add(node.name.value)
         for target in targets:
             inner: list[cst.CSTNode] = [target]
             while inner:
                 t = inner.pop()
-                if isinstance(t, cst.Name) and t.value == name:
-                    return True
-                if isinstance(t, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
-                    inner.extend(t.children)
-        stack.extend(node.children)
-    return False
+                if isinstance(t, cst.Name):
+                    out.add(t.value)
+                elif isinstance(t, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
+                    inner.extend(children(t))
+        stack.extend(children(node))
+    return out
 
 
 RULES = (CallArgumentsMismatchRule, CallArgumentTypeRule)

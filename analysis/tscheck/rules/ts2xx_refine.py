@@ -535,7 +535,7 @@ def _touched(node: cst.CSTNode) -> set[str]:
         elif isinstance(current, cst.Attribute):
             stack.append(current.value)
             continue
-        stack.extend(current.children)
+        stack.extend(children(current))
     return out
 
 
@@ -562,7 +562,7 @@ def _assigned(node: cst.CSTNode) -> set[str]:
             assigned.add(current.name.value)
         for target in targets:
             assigned |= _touched(target)
-        stack.extend(current.children)
+        stack.extend(children(current))
     return assigned
 
 
@@ -677,15 +677,12 @@ def _flow(ctx: FunctionContext) -> _Flow | None:
 
 
 def _may_annotate_optional(ctx: FunctionContext) -> bool:
-    """Whether the body might declare an Optional local (`x: Optional[T] = ...`)."""
-    body = ctx.node.body
-    if not isinstance(body, cst.IndentedBlock) or not body.body:
-        return False
-    start = ctx.range(body.body[0]).start.line
-    end = ctx.info.end_line
+    """Whether the function might declare an Optional local (`x: Optional[T] = ...`): a
+    text test on its lines, so most functions skip the walk."""
+    info = ctx.info
     return any(
         "Optional" in line or "None" in line
-        for line in (ctx.line_text(n) for n in range(start, end + 1))
+        for line in (ctx.line_text(n) for n in range(info.line, info.end_line + 1))
     )
 
 
@@ -1100,7 +1097,7 @@ def _attr_nodes(node: cst.CSTNode, flow: _Flow, attr: str) -> Iterator[cst.CSTNo
             continue
         if isinstance(current, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
             continue
-        stack.extend(current.children)
+        stack.extend(children(current))
 
 
 def _assigns_attr(node: cst.CSTNode, self_name: str, attr: str) -> bool:
@@ -1115,7 +1112,7 @@ def _assigns_attr(node: cst.CSTNode, self_name: str, attr: str) -> bool:
         for target in targets:
             if dotted(target) == f"{self_name}.{attr}":
                 return True
-        stack.extend(current.children)
+        stack.extend(children(current))
     return False
 
 
