@@ -41,12 +41,15 @@ UNKNOWN_SUPPRESSION = "TS002"
 COMPILER_ONLY = "TS900"
 UNVERIFIED = "TS901"
 VERIFIER_FAILED = "TS902"
+TRACER_WARNING = "TS429"
 ENGINE_CODES = {
     SYNTAX_ERROR: "The file is not valid Python; nothing in it was checked.",
     UNKNOWN_SUPPRESSION: "A `# tscheck: ignore[...]` comment names a code that no rule has.",
     COMPILER_ONLY: "torch.jit.script rejects this, and no static rule predicted it (--verify).",
     UNVERIFIED: "A root could not be built, so the compiler could not check it (--verify).",
     VERIFIER_FAILED: "Verifying a root timed out, crashed, exited or failed to import (--verify).",
+    TRACER_WARNING: "torch.jit.trace warns here (TracerWarning), and no static rule predicted it "
+    "(--verify, traced roots with example inputs).",
 }
 ENGINE_RULES = (
     RuleInfo(
@@ -132,6 +135,27 @@ VERIFIER_RULES = (
         "always survives.\n\n"
         "**How to fix.** Make the module importable without side effects (no work at import "
         'time, guard scripts with `if __name__ == "__main__":`), or raise `timeout`.',
+    ),
+    RuleInfo(
+        code=TRACER_WARNING,
+        name="tracer-warning",
+        summary=ENGINE_CODES[TRACER_WARNING],
+        explanation=(
+            "**What it does.** With `--verify`, traces each traced root that has example inputs "
+            "(`[tool.tscheck.examples]`) with `torch.jit.trace(..., check_trace=True)` in the "
+            "sandbox, and reports every `TracerWarning` at the line of Python that caused it "
+            "when no TS4xx diagnostic is there already (those are marked confirmed). A failed "
+            "`check_trace` (two traces gave two graphs) or a trace that raises is reported at "
+            "the root.\n\n"
+            "**Why.** A TracerWarning means the trace recorded a value that depends on the "
+            "example inputs as a constant: other inputs get the example's result.\n\n"
+            "**How to fix.** Follow the warning; `tscheck explain TS401` (control flow) and "
+            "`TS402` (tensors turned into Python values) give the fixes."
+        ),
+        family=Family.DYNAMIC_BEHAVIORS,
+        severity=Severity.WARNING,
+        fixable=False,
+        url=DOCS_URL.format(anchor="ts429-tracer-warning"),
     ),
 )
 
@@ -223,14 +247,18 @@ def traced_functions(project: Project, config: Config, rules: Sequence[Rule]) ->
     sites = any(s.kind == "trace" for f in project.files.values() for s in f.jit_sites)
     if not sites and not config.traced:
         return []
-    chosen = [
+    return traced_set(project, traced_in_config(project, config))
+
+
+def traced_in_config(project: Project, config: Config) -> list[Root]:
+    """`traced = ["path.py:Name"]` of the config, as project files and names."""
+    return [
         Root(candidate, name)
         for spec in config.traced
         for path, _, name in [spec.rpartition(":")]
         for candidate in project.files
         if _same_file(candidate, path, config.root)
     ]
-    return traced_set(project, chosen)
 
 
 def by_file(compiled: Iterable[Compiled]) -> dict[str, list[Compiled]]:

@@ -32,6 +32,7 @@ LIKE = "like"  # a traced input: a tensor or a tuple/list/dict of tensors
 SIZE = "size"  # a torch.Size of a tensor
 DIM = "dim"  # one size of a tensor: a 0-dim tensor while tracing
 COMPARED = "compared"  # a comparison of a size: a 0-dim bool tensor while tracing
+NUMBER = "number"  # a Python int or float (a literal, a range() loop variable)
 
 # Tensor methods that return a tensor (never a tuple, a Python number or None).
 _TENSOR_METHODS = frozenset(
@@ -92,15 +93,14 @@ def _facts(ctx: FunctionContext) -> _Facts:
         return _last[0]
     params = _param_kinds(ctx)
     facts = _Facts(ctx.node, dict(params))
-    assigned: dict[str, list[cst.BaseExpression | None]] = {}
-    for node in cstwalk.preorder(ctx.node.body):
-        for name, value in _bindings(node):
-            assigned.setdefault(name, []).append(value)
-    for _ in range(2):  # a second round sees names bound from names bound later in the text
-        for name, values in assigned.items():
-            kinds = {_kind(v, facts, ctx) if v is not None else None for v in values}
-            if name in params:
-                kinds.add(params[name])
+    bindings = [b for node in cstwalk.preorder(ctx.node.body) for b in _bindings(node)]
+    # In source order, each binding seeing the kinds known so far; a second pass lets a
+    # loop's later bindings reach its earlier uses.
+    for _ in range(2):
+        seen: dict[str, set[str | None]] = {}
+        for name, value in bindings:
+            kinds = seen.setdefault(name, {params[name]} if name in params else set())
+            kinds.add(_kind(value, facts, ctx) if value is not None else None)
             facts.kinds[name] = _join(kinds)
     _last[:] = [facts]
     return facts
@@ -147,6 +147,14 @@ def _bindings(node: cst.CSTNode) -> list[tuple[str, cst.BaseExpression | None]]:
         value = cst.BinaryOperation(node.target, cst.Add(), node.value)
         return [(node.target.value, value)]
     if isinstance(node, (cst.For, cst.CompFor)):
+        it = node.iter
+        if (
+            isinstance(node.target, cst.Name)
+            and isinstance(it, cst.Call)
+            and isinstance(it.func, cst.Name)
+            and it.func.value == "range"
+        ):
+            return [(node.target.value, cst.Integer("0"))]  # a Python int
         return [(name, None) for name in _names(node.target)]
     if isinstance(node, cst.NamedExpr) and isinstance(node.target, cst.Name):
         return [(node.target.value, node.value)]
@@ -193,8 +201,7 @@ def _kind(expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> str 
         if left == right == LIKE:
             return LIKE  # tensors, or containers joined
         if LIKE in (left, right):
-            other = expr.right if left == LIKE else expr.left
-            if not isinstance(other, (cst.Integer, cst.Float)):
+            if NUMBER not in (left, right):
                 return None
             if isinstance(expr.operator, (cst.Add, cst.Subtract, cst.Divide, cst.Power)):
                 return TENSOR  # a tuple or list plus a number raises: this is a tensor
@@ -202,7 +209,9 @@ def _kind(expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> str 
                 return LIKE  # a tensor, or a container repeated
         if DIM in (left, right) and LIKE not in (left, right) and SIZE not in (left, right):
             return DIM
-        return None
+        return NUMBER if left == right == NUMBER else None
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return NUMBER
     if isinstance(expr, cst.UnaryOperation) and isinstance(
         expr.operator, (cst.Minus, cst.BitInvert)
     ):

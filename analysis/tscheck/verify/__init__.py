@@ -15,8 +15,16 @@ from tscheck.config import Config
 from tscheck.index import ClassInfo, FileSummary, FunctionInfo
 from tscheck.model import Diagnostic, RootVerdict, Verification
 from tscheck.reach import Compiled, Project
+from tscheck.trace_reach import TRACED
 from tscheck.verify.peel import ModuleJob, Requester, Target, peel
 from tscheck.verify.reconcile import reconcile
+from tscheck.verify.trace_job import (
+    TraceVerdict,
+    is_tracing_code,
+    reconcile_traces,
+    run_traces,
+    trace_jobs,
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -42,22 +50,40 @@ def verify_project(
 
     project = Project(summaries.values())
     planned = engine.plan(project, config)
-    compiled: list[Compiled] = [c for group in planned.values() for c in group]
+    compiled: list[Compiled] = [c for group in planned.values() for c in group if c.mode != TRACED]
     jobs = module_jobs(files, project, config)
+    # Tracing hazards (TS4xx) are checked by tracing, never by scripting (trace_job.py).
+    traces = trace_jobs(
+        {f.path: (f.module, f.text) for f in files}, project, config, package_root=package_root
+    )
+    traced_static = [d for d in static if is_tracing_code(d.code)]
+    static = [d for d in static if not is_tracing_code(d.code)]
     verdicts: list[RootVerdict] = []
+    trace_verdicts: list[TraceVerdict] = []
     layers: tuple[str, ...] = ()
     versions = ("", "")
-    if jobs:
+    if jobs or traces:
         if zygote is None:
             from tscheck.verify.client import Zygote
 
             with Zygote(python=config.python or None, preload=config.preload) as started:
                 verdicts, layers = _run(started, jobs, progress)
+                trace_verdicts = run_traces(_Recording(started, []), traces)
                 versions = (started.hello.get("python", ""), started.hello.get("torch", ""))
         else:
             verdicts, layers = _run(zygote, jobs, progress)
+            trace_verdicts = run_traces(zygote, traces)
     diagnostics, summary = reconcile(static, compiled, verdicts)
-    summary = dataclasses.replace(summary, python=versions[0], torch=versions[1], layers=layers)
+    traced, confirmed, tracer_only = reconcile_traces(traced_static, trace_verdicts)
+    diagnostics = sorted([*diagnostics, *traced], key=lambda d: d.sort_key)
+    summary = dataclasses.replace(
+        summary,
+        python=versions[0],
+        torch=versions[1],
+        layers=layers,
+        confirmed=summary.confirmed + confirmed,
+        compiler_only=summary.compiler_only + tracer_only,
+    )
     return diagnostics, summary
 
 

@@ -563,7 +563,36 @@ def run(request: Mapping[str, Any]) -> JsonDict:
         show=request.get("show"),
     )
     results = [verify_root(context, root) for root in request.get("roots") or []]
+    if request.get("trace"):
+        results.extend(trace_roots(context, request["trace"]))
     return {"import_error": None, "results": results, "imported": imported}
+
+
+def trace_roots(context: Context, specs: list[Mapping[str, Any]]) -> list[JsonDict]:
+    """The request's `trace` entries (tracing hazards): traced with check_trace by the
+    sibling trace_child.py, loaded by path like this file."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trace_child.py")
+    spec = importlib.util.spec_from_file_location("_tscheck_verify_trace_child", path)
+    if spec is None or spec.loader is None:
+        return [
+            {
+                "root": s.get("name"),
+                "kind": "trace",
+                "verdict": "unverified",
+                "reason": "trace_child.py missing",
+            }
+            for s in specs
+        ]
+    tracer = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = tracer
+    spec.loader.exec_module(tracer)
+    out: list[JsonDict] = []
+    for entry in specs:
+        if context.poisoned:
+            reset_jit_state()
+            context.poisoned = False
+        out.append(tracer.trace_root(context, entry, build))
+    return out
 
 
 def pick_device(requested: str) -> tuple[str, str | None]:
