@@ -9,6 +9,7 @@ the lines tscheck reports.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -20,9 +21,11 @@ import pytest
 from tscheck.config import Config, ConfigError, from_mapping
 from tscheck.engine import check_source, traced_functions
 from tscheck.index import summarize
+from tscheck.model import Diagnostic, Range
 from tscheck.reach import Project, Root
 from tscheck.rules import ALL_RULES
 from tscheck.trace_reach import traced_set
+from tscheck.verify.trace_job import TracerWarning, TraceVerdict, reconcile_traces
 
 from compiler import Job, compile_all
 
@@ -342,3 +345,35 @@ def test_verify_traces_and_confirms_ts4xx_at_the_tracer_warnings(tmp_path: Path)
     # max() compares a size, which nothing static predicts: the tracer's warning is TS429.
     assert got == [("TS401", 7, "confirmed"), ("TS403", 9, None), ("TS429", 11, "compiler")]
     assert doc["verification"]["roots"][0]["verdict"] == "ok"  # Net also scripts
+
+
+def test_reconcile_traces_confirms_adds_ts429_and_keeps_silent_hazards() -> None:
+    path = os.path.abspath("net.py")
+    static = [
+        Diagnostic(path, Range.of(7, 11, 7, 22), "TS401", "x.sum() > 0 is a tensor"),
+        Diagnostic(path, Range.of(9, 17, 9, 34), "TS403", "range(x.shape[0])"),
+    ]
+    warned = (
+        TracerWarning("Converting a tensor to a Python boolean. More.", path, 7),
+        TracerWarning("Converting a tensor to a Python integer", path, 12),
+        TracerWarning("Output nr 1. of the traced function does not match", "/torch/_trace.py", 9),
+    )
+    verdicts = [
+        TraceVerdict(path, "Net", 5, "traced", "", warned),
+        TraceVerdict(path, "g", 20, "check_failed", "Graphs differed across invocations"),
+    ]
+    out, confirmed, only = reconcile_traces(static, verdicts)
+    got = [(d.code, d.range.start.line, d.verification) for d in out]
+    assert got == [
+        ("TS401", 7, "confirmed"),
+        ("TS403", 9, ""),
+        ("TS429", 12, "compiler"),
+        ("TS429", 5, "compiler"),
+        ("TS429", 20, "compiler"),
+    ]
+    assert (confirmed, only) == (1, 3)
+    assert out[0].related[-1].text == "torch.jit.trace: Converting a tensor to a Python boolean."
+    assert "(raised inside torch)" in out[3].message
+    assert (
+        out[4].message == "torch.jit.trace(g) fails check_trace: Graphs differed across invocations"
+    )
