@@ -22,12 +22,14 @@ from tscheck.types import (
     BOOL,
     INT,
     NONE,
+    STR,
     FunctionTypes,
     Resolve,
     TSType,
     element_type,
     from_annotation,
     function_types,
+    literal_type,
     optional_of,
     type_of,
 )
@@ -193,8 +195,8 @@ class UnannotatedNonTensorParamRule(Rule):
     fixable = True
     explanation = """
     **What it does.** Flags a parameter without annotation that the function uses as a
-    non-Tensor: its default is a number, bool or string, it is passed to `range()`, or it
-    indexes a list.
+    non-Tensor: its default is a number, bool or string, it is passed to `range()`, compared
+    to a string, or it indexes a list.
 
     **Why it fails.** TorchScript assumes `Tensor` for every unannotated parameter
     ("Tensor (inferred)"). A default of another type is rejected when the function is
@@ -272,6 +274,25 @@ def f(x, scale: float = 1.0):
             error="for argument 'i' but instead found type 'int'",
             call="m([1, 2], 1)",
         ),
+        ex(
+            """
+            import torch
+
+            def f(x, reduction):
+                if reduction == "sum":
+                    return x.sum()
+                return x.mean()
+            """,
+            line=4,
+            error="for argument 'other' but instead found type 'str'",
+            fixed="""import torch
+
+def f(x, reduction: str):
+    if reduction == "sum":
+        return x.sum()
+    return x.mean()
+""",
+        ),
     )
     CATALOG = ("unannotated_arg_is_tensor_range", "unannotated_arg_is_tensor_list_index")
 
@@ -299,6 +320,16 @@ def f(x, scale: float = 1.0):
         for arg in node.args:
             self._use(arg.value, ctx, "is passed to `range()`, which needs ints")
 
+    def visit_Comparison(self, node: cst.Comparison, ctx: FunctionContext) -> None:
+        left = node.left
+        for comparison in node.comparisons:
+            right = comparison.comparator
+            if isinstance(comparison.operator, (cst.Equal, cst.NotEqual)):
+                for name, other in ((left, right), (right, left)):
+                    if isinstance(other, cst.SimpleString) and literal_type(other) == STR:
+                        self._use(name, ctx, "is compared to a string", wanted=STR)
+            left = right
+
     def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
         env = function_types(ctx)
         if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
@@ -312,7 +343,9 @@ def f(x, scale: float = 1.0):
             "indexes a list: the function compiles, but every call that passes an int fails",
         )
 
-    def _use(self, value: cst.BaseExpression, ctx: FunctionContext, why: str) -> None:
+    def _use(
+        self, value: cst.BaseExpression, ctx: FunctionContext, why: str, wanted: TSType = INT
+    ) -> None:
         if not isinstance(value, cst.Name):
             return
         env = function_types(ctx)
@@ -325,8 +358,8 @@ def f(x, scale: float = 1.0):
         ctx.report(
             value,
             f"`{value.value}` has no annotation, so TorchScript types it as Tensor; it {why}. "
-            f"Annotate it `{value.value}: int`",
-            fixes=(_annotate_fix(param, INT, ctx),),
+            f"Annotate it `{value.value}: {_spell(wanted, ctx)}`",
+            fixes=(_annotate_fix(param, wanted, ctx),),
         )
 
 
