@@ -796,23 +796,23 @@ def build_function_types(
     collector = _Collector(resolve)
     collector.statements(list(node.body.body))
     returns = None
+    comment = _signature_comment(node)
+    annotated = node.returns is not None or (comment is not None and "->" in comment)
     if node.returns is not None:
         returns = from_annotation(node.returns.annotation, resolve)
-    else:
-        comment = _signature_comment(node)
-        if comment is not None and "->" in comment:
-            try:
-                returns = from_annotation(
-                    cst.parse_expression(comment.partition("->")[2].strip()), resolve
-                )
-            except cst.ParserSyntaxError:
-                returns = None
+    elif comment is not None and "->" in comment:
+        try:
+            returns = from_annotation(
+                cst.parse_expression(comment.partition("->")[2].strip()), resolve
+            )
+        except cst.ParserSyntaxError:
+            returns = None
     return FunctionTypes(
         params=_params(node, resolve, is_method),
         bindings=collector.bindings,
         declared=collector.declared,
         returns=returns,
-        has_return_annotation=node.returns is not None,
+        has_return_annotation=annotated,
         resolve=resolve,
         owner=owner,
     )

@@ -824,7 +824,7 @@ class TolistWithoutAnnotationRule(Rule):
         ):
             return  # the variable's annotation elsewhere may type it: stay silent
         untyped = (
-            (isinstance(parent, cst.Return) and ctx.node.returns is None)
+            (isinstance(parent, cst.Return) and not env.has_return_annotation)
             or (isinstance(parent, cst.Assign) and parent.value is node)
             or (isinstance(parent, cst.Expr))
             or (isinstance(parent, cst.For) and parent.iter is node)
@@ -1672,6 +1672,11 @@ class _Flow:
         frame: dict[str, Entry] = {}
         if isinstance(node, cst.For):
             target_type = self._iter_type(node.iter)
+            if target_type is None:
+                # Loops over tuples, ModuleLists and the like are unrolled: each iteration
+                # is straight-line code, where rebinding to another type is allowed.
+                self.opaque([node])
+                return
             for name in _names_in_target(node.target):
                 frame[name] = target_type if isinstance(node.target, cst.Name) else None
         self.frames.append(frame)
@@ -1870,6 +1875,24 @@ class VariableRetypedInBlockRule(Rule):
                 for x in xs:
                     out = x
                 return out
+            """
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2), nn.Linear(2, 2)])
+
+                def forward(self, x: torch.Tensor) -> float:
+                    scale = 0
+                    for layer in self.layers:  # unrolled: each iteration is straight-line
+                        x = layer(x)
+                        scale = 1.5
+                    return scale
             """
         ),
     )
