@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tscheck.engine import check_source
@@ -100,3 +102,50 @@ def test_docstrings_with_column_zero_text_keep_the_file_in_blocks() -> None:
     )
     starts = [b.start_line for b in split_blocks(text)]
     assert starts == [1, 5, 8]
+
+
+def test_an_export_script_that_compiles_nothing_gets_its_save_findings(tmp_path: Path) -> None:
+    """export.py scripts and saves a model defined elsewhere: its own save calls are checked
+    (call-site rules run in files without compiled code); other files cost nothing."""
+    from tscheck.engine import SourceFile, check
+
+    model = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.log(x)
+        return x
+
+    @torch.jit.ignore
+    def log(self, x: torch.Tensor) -> None:
+        print(x)
+"""
+    export = """\
+import io
+
+import torch
+
+from pkg.model import Net
+
+scripted = torch.jit.script(Net())
+torch.jit.save(scripted, "net.pt")
+torch.save(scripted, "net.pkl")
+scripted.save(io.BytesIO())
+"""
+    plain = "def add(a, b):\n    return a + b\n"
+    files = [
+        SourceFile(str(tmp_path / "pkg" / "model.py"), "pkg.model", model),
+        SourceFile(str(tmp_path / "pkg" / "export.py"), "pkg.export", export),
+        SourceFile(str(tmp_path / "pkg" / "plain.py"), "pkg.plain", plain),
+    ]
+    result = check(files)
+    found = sorted(
+        (d.path.rsplit("/", 1)[-1], d.range.start.line, d.code) for d in result.diagnostics
+    )
+    assert ("export.py", 8, "TS502") in found
+    assert ("export.py", 9, "TS504") in found
+    assert ("export.py", 10, "TS507") in found
+    assert not [f for f in found if f[0] == "plain.py"]

@@ -338,8 +338,15 @@ def analyze_file(
     read (see `incremental`) is not analysed again; the text its rules read is recorded.
     With `workers` > 1, many functions to analyse at once (a large file just opened) are
     shared out among forked processes (`fanout`); the result is the same."""
-    if summary.syntax_error is not None or not compiled:
+    if summary.syntax_error is not None:
         return [], []
+    if not compiled:
+        # A file that compiles nothing may still save, load or trace models (an export
+        # script): the rules that read those call sites run there too.
+        call_site_rules = [rule for rule in rules if rule.call_sites]
+        if not call_site_rules or not _mentions_call_sites(text):
+            return [], []
+        rules = call_site_rules
     blocks = ParsedBlocks(text)
     ordered = sorted(compiled, key=lambda c: c.info.line)
     done: dict[int, _Done] = {}
@@ -382,6 +389,11 @@ def analyze_file(
         except Exception as exc:
             errors.append(_crash(rule.code, summary.path, 1, exc))
     return findings, errors
+
+
+def _mentions_call_sites(text: str) -> bool:
+    """Whether a file may call torch.jit.save / load / script / trace or torch.save at all."""
+    return "jit" in text or "torch.save" in text or ".save(" in text
 
 
 # A file with fewer compiled functions to analyse is done faster in one process than forking.

@@ -104,6 +104,7 @@ class ExtraFilesTypeRule(Rule):
     name = "extra-files-not-str-mapping"
     summary = "`_extra_files` is not a dict of str to str/bytes, so the save raises TypeError"
     family = Family.TYPE_CHECKING
+    call_sites = True
     explanation = """
     **What it does.** Flags `torch.jit.save(m, f, _extra_files=...)` and
     `scripted.save(f, _extra_files=...)` where the value is visibly not a mapping from str to
@@ -597,6 +598,7 @@ class SaveBlockedByIgnoredCallRule(Rule):
     name = "save-of-module-calling-ignored"
     summary = "This save fails: the scripted module calls a @torch.jit.ignore function"
     family = Family.DYNAMIC_BEHAVIORS
+    call_sites = True
     explanation = """
     **What it does.** Flags `torch.jit.save(m, f)`, `m.save(f)` and
     `torch.jit.script(Net()).save(f)` where `m` is visibly the result of `torch.jit.script` on
@@ -1027,6 +1029,7 @@ class TorchSaveScriptModuleRule(Rule):
     name = "torch-save-of-script-module"
     summary = "torch.save cannot pickle a ScriptModule: use torch.jit.save"
     family = Family.UNSUPPORTED_CONSTRUCTS
+    call_sites = True
     fixable = True
     explanation = """
     **What it does.** Flags `torch.save(m, f)` where `m` is visibly the result of
@@ -1173,6 +1176,7 @@ class MapLocationTypeRule(Rule):
     name = "jit-load-map-location-type"
     summary = "torch.jit.load's map_location must be None, a str or a torch.device"
     family = Family.TYPE_CHECKING
+    call_sites = True
     fixable = True
     explanation = """
     **What it does.** Flags `torch.jit.load(f, map_location=...)` given a lambda, a function
@@ -1332,6 +1336,7 @@ class SaveEagerModuleRule(Rule):
     name = "jit-save-of-eager-module"
     summary = "torch.jit.save is given an eager nn.Module, not a scripted or traced one"
     family = Family.TYPE_CHECKING
+    call_sites = True
     fixable = True
     explanation = """
     **What it does.** Flags `torch.jit.save(m, f)` where `m` is visibly an instance of a project
@@ -1520,6 +1525,7 @@ class SaveToFileObjectRule(Rule):
     name = "script-module-save-to-file-object"
     summary = "ScriptModule.save takes a path: a file object makes it write a stray file"
     family = Family.TYPE_CHECKING
+    call_sites = True
     fixable = True
     explanation = """
     **What it does.** Flags `m.save(f)` where `m` is visibly a scripted or traced module and
