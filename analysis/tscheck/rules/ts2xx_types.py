@@ -1347,7 +1347,8 @@ class _FlowEnv:
         return self.flow.lookup(name) is not None
 
 
-_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue)
+# `assert` too: TorchScript treats `assert False` as a raise, so the branch exits.
+_EXITS = (cst.Return, cst.Raise, cst.Break, cst.Continue, cst.Assert)
 
 
 def _may_exit(nodes: Sequence[cst.CSTNode]) -> bool:
@@ -1514,6 +1515,8 @@ class _Flow:
             self.read(small.value)
         elif isinstance(small, cst.Assert):
             self.read(small.test)
+            if isinstance(small.test, cst.Name) and small.test.value == "False":
+                return False
             if _refines(small.test):
                 # `assert x is not None` / `isinstance` refine: types change, stay unsure
                 for read in _reads(small.test):
