@@ -19,15 +19,15 @@ import libcst as cst
 from tscheck.cstwalk import children
 from tscheck.index import FunctionInfo
 from tscheck.model import Family
-from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+from tscheck.rules.base import FunctionContext, Rule, ex
 from tscheck.rules.ts3xx_decorators import _callee as resolve_callee
+from tscheck.types import from_annotation, literal_type
 
 # Decorators that leave the signature as written.
 _PLAIN_DECORATORS = frozenset(
     {"torch.jit.ignore", "torch.jit.unused", "torch.jit.export", "staticmethod"}
 )
-_TENSOR = frozenset({"torch.Tensor", "Tensor", "torch.tensor"})
-_SCALARS = frozenset({"int", "float", "bool", "str"})
+_KINDS = frozenset({"int", "float", "bool", "str", "Tensor"})
 # Argument type -> parameter types that reject it (each pair checked with torch 2.13: no
 # implicit int -> float, nothing converts to str; a Tensor still passes for int and float).
 _REJECTS: dict[str, frozenset[str]] = {
@@ -451,6 +451,27 @@ class CallArgumentTypeRule(Rule):
             )
 
 
+def typed_arguments(
+    ctx: FunctionContext, call: cst.Call
+) -> list[tuple[cst.BaseExpression, str, str]] | None:
+    """For a call that binds to a same-file callee: each argument with the parameter it
+    binds to and that parameter's kind (int / float / bool / str / Tensor; parameters of
+    any other type are left out); None when the callee or the binding is unknown."""
+    found = _signature(ctx, call)
+    if found is None:
+        return None
+    problem, bound = _binding(found.signature, call)
+    if problem:
+        return None
+    params = {p.name: p for p in found.signature.params}
+    out = []
+    for name, arg in bound.items():
+        kind = _param_type(ctx, params[name])
+        if kind is not None:
+            out.append((arg, name, kind))
+    return out
+
+
 def _param_type(ctx: FunctionContext, param: _Param) -> str | None:
     """int / float / bool / str / Tensor for a parameter typed exactly that."""
     if param.annotation is None:
@@ -459,33 +480,24 @@ def _param_type(ctx: FunctionContext, param: _Param) -> str | None:
 
 
 def _simple_type(ctx: FunctionContext, annotation: cst.BaseExpression) -> str | None:
-    name = dotted(annotation)
-    if not name:
+    """The kind of an annotation that is exactly int, float, bool, str or Tensor."""
+    found = from_annotation(annotation, ctx.resolve)
+    if found is None or found.args or found.kind not in _KINDS:
         return None
-    if name in _SCALARS:
-        return name
-    return "Tensor" if ctx.resolve(name) in _TENSOR else None
+    return found.kind
 
 
 def _arg_type(ctx: FunctionContext, arg: cst.BaseExpression) -> str | None:
-    """The type of a literal, or of a parameter of the caller that is never rebound."""
+    """The type of a literal (a negative number too), or of a parameter of the caller that
+    is never rebound."""
     if isinstance(arg, cst.UnaryOperation) and isinstance(arg.operator, cst.Minus):
         arg = arg.expression
         if not isinstance(arg, (cst.Integer, cst.Float)):
             return None
-    if isinstance(arg, cst.Integer):
-        return "int"
-    if isinstance(arg, cst.Float):
-        return "float"
-    if isinstance(arg, (cst.SimpleString, cst.ConcatenatedString)):
-        return "str"
-    if isinstance(arg, cst.Name):
-        if arg.value in ("True", "False"):
-            return "bool"
-        if arg.value == "None":
-            return "None"
+    if isinstance(arg, cst.Name) and arg.value not in ("True", "False", "None"):
         return _param_of_caller(ctx, arg.value)
-    return None
+    found = literal_type(arg)
+    return found.kind if found is not None and found.kind in _REJECTS else None
 
 
 def _param_of_caller(ctx: FunctionContext, name: str) -> str | None:

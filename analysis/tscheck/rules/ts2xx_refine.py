@@ -27,6 +27,8 @@ import libcst as cst
 from tscheck.cstwalk import children
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+from tscheck.rules.ts2xx_calls import typed_arguments
+from tscheck.types import from_annotation
 from tscheck.walk import scripting_split
 
 _OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional", "Optional"})
@@ -44,7 +46,17 @@ _PLAIN_TYPES = frozenset(
 
 
 def optional_inner(annotation: cst.BaseExpression, resolve: Callable[[str], str]) -> str | None:
-    """`T` for an annotation `Optional[T]`, `Union[T, None]` or `T | None`; None otherwise."""
+    """`T` for an annotation `Optional[T]`, `Union[T, None]` or `T | None`; None otherwise.
+    Spelled as TorchScript does where the type model knows T, else as written."""
+    known = from_annotation(annotation, resolve)
+    if known is not None:
+        return str(known.inner) if known.is_optional else None
+    return _written_optional_inner(annotation, resolve)
+
+
+def _written_optional_inner(
+    annotation: cst.BaseExpression, resolve: Callable[[str], str]
+) -> str | None:
     if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
         left, right = annotation.left, annotation.right
         if _is_none(right):
@@ -176,6 +188,7 @@ class _Flow:
         self.attrs = attrs  # attribute -> T, for attributes annotated Optional on the class
         self.self_name = self_name
         self.uses: list[_Use] = []
+        self.returns = _return_use(ctx)  # "" when returning an Optional is allowed
         self.seen: set[tuple[int, int]] = set()
         self.statement: cst.CSTNode | None = None
         # `if self.a is not None:` blocks we are inside: (the if, attributes it "tests").
@@ -261,6 +274,8 @@ class _Flow:
         if isinstance(node, cst.Return):
             if node.value is not None:
                 self.expr(node.value, state)
+                if self.returns:
+                    self.operand_use(node.value, node.value, self.returns, state)
             return None
         if isinstance(node, cst.Raise):
             if node.exc is not None:
@@ -478,6 +493,13 @@ class _Flow:
             return
         elif isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
             return
+        elif isinstance(node, cst.Call) and any(
+            isinstance(a.value, cst.Name) and a.value.value in state.optional for a in node.args
+        ):
+            for arg, param, kind in typed_arguments(self.ctx, node) or ():
+                callee = self.ctx.code_for(node.func)
+                what = f"passing it as `{param}: {kind}` of `{callee}()`"
+                self.operand_use(arg, arg, what, state)
         for child in children(node):
             self.expr(child, state)
 
@@ -586,6 +608,22 @@ def _never_none(value: cst.BaseExpression) -> bool:
     if isinstance(value, _NEVER_NONE):
         return True
     return isinstance(value, cst.Name) and value.value in ("True", "False")
+
+
+_RETURN_KINDS = frozenset({"int", "float", "bool", "str", "Tensor", "List", "Dict", "Tuple"})
+
+
+def _return_use(ctx: FunctionContext) -> str:
+    """How to describe `return x` for an Optional `x`, when the function's annotated return
+    type is a plain non-Optional one (TorchScript: "Return value was annotated as having type
+    int but is actually of type Optional[int]"); "" otherwise."""
+    returns = ctx.node.returns
+    if returns is None:
+        return ""
+    found = from_annotation(returns.annotation, ctx.resolve)
+    if found is None or found.kind not in _RETURN_KINDS:
+        return ""
+    return f"returning it from a function annotated `-> {found}`"
 
 
 def _self_name(ctx: FunctionContext) -> str:
@@ -835,6 +873,33 @@ def f(x: torch.Tensor, scale: float | None = None):
         ),
         ex(
             """
+            from typing import Optional
+
+            def scale(x: int, by: int) -> int:
+                return x * by
+
+            def f(x: int, by: Optional[int]) -> int:
+                if by is not None and by > 1:
+                    x = scale(x, by)
+                return scale(x, by)
+            """,
+            line=9,
+            error="for argument 'by' but instead found type 'Optional[int]'",
+        ),
+        ex(
+            """
+            from typing import Optional
+
+            def f(x: Optional[int]) -> int:
+                if x is None:
+                    print("no x")
+                return x
+            """,
+            line=6,
+            error="annotated as having type int but is actually of type Optional[int]",
+        ),
+        ex(
+            """
             import torch
             from typing import Optional
 
@@ -888,9 +953,10 @@ def f(x: torch.Tensor, scale: float | None = None):
                 )
                 fixes = ()
             else:
+                on = "" if use.what.startswith(("returning", "passing")) else " on it"
                 message = (
-                    f"`{name}` is Optional[{use.inner}] here: TorchScript rejects {use.what} on "
-                    f"it (`{shown}`) until a test such as `if {name} is not None:` or "
+                    f"`{name}` is Optional[{use.inner}] here: TorchScript rejects {use.what}{on} "
+                    f"(`{shown}`) until a test such as `if {name} is not None:` or "
                     f"`assert {name} is not None` refines it"
                 )
                 fixes = _assert_fix(ctx, use, name)
