@@ -201,3 +201,60 @@ def test_loop_target_takes_the_element_type() -> None:
     assert str(env.name_type("name")) == "str"
     assert env.name_type("item") is None  # tuple loops are unrolled: one type per element
     assert str(env.name_type("key")) == "str"
+
+
+# Each pair below was checked against torch.jit.script (torch 2.13): a return under an
+# annotation, or an assignment inside an if / loop body to a variable defined before it.
+@pytest.mark.parametrize(
+    ("value", "target", "accepted"),
+    [
+        ("int", "float", False),
+        ("int", "bool", False),
+        ("int", "str", False),
+        ("int", "torch.Tensor", False),
+        ("int", "Optional[float]", False),
+        ("torch.Tensor", "int", True),  # implicit tensor-to-number conversion
+        ("bool", "int", True),
+        ("bool", "float", True),
+        ("str", "torch.device", True),
+        ("None", "Optional[int]", True),
+        ("Tuple[int, int]", "Tuple[float, int]", False),
+        ("List[int]", "List[float]", False),
+    ],
+)
+def test_assignable_follows_the_compiler(value: str, target: str, accepted: bool) -> None:
+    from tscheck.rules.ts2xx_types import assignable
+
+    summary = summarize("m.py", "m", HEADER)
+    project = Project([summary])
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        return from_annotation(cst.parse_expression(text), lambda d: project.qualify(summary, d))
+
+    assert assignable(parse(value), parse(target)) is accepted
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "merged"),
+    [
+        ("int", "str", False),
+        ("int", "float", False),
+        ("bool", "int", False),
+        ("int", "torch.Tensor", False),
+        ("List[int]", "List[float]", False),
+        ("int", "None", "Optional[int]"),
+        ("None", "torch.Tensor", "Optional[Tensor]"),
+        ("Tuple[int, int]", "Tuple[int, int]", "Tuple[int, int]"),
+    ],
+)
+def test_unify_follows_the_compiler(a: str, b: str, merged: object) -> None:
+    from tscheck.rules.ts2xx_types import unify
+
+    summary = summarize("m.py", "m", HEADER)
+    project = Project([summary])
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        return from_annotation(cst.parse_expression(text), lambda d: project.qualify(summary, d))
+
+    found = unify(parse(a), parse(b))
+    assert (str(found) if found not in (False, None) else found) == merged

@@ -14,7 +14,10 @@ Public API (stable; rules of the TS2xx family build on it):
   `resolve` qualifies a dotted name through the file's imports (`FunctionContext.resolve`).
 - `FunctionTypes` (via `function_types(ctx)`, cached per compiled function): parameter types,
   local variable types and the return type; `env.type_of(expr)` types an expression.
-- `attribute_type(owner, name)`: the type of `self.<name>`, where the index records enough.
+- `attribute_type(owner, name)`: the type of `self.<name>`, where the index records enough
+  (today: submodules, as Module).
+- `type_of(expr, env)` takes any `TypeEnv` (FunctionTypes, or a rule's flow-sensitive view);
+  `element_type(iterable, env)` types a `for` target; `literal_type(node)` a literal.
 
 Unknown always stays None: a rule must never report on a None. The model is deliberately
 flow-insensitive: a local has a type only when every binding in the function agrees on it
