@@ -323,6 +323,41 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         """,
         ("TS230", 2),
     ),
+    (
+        "subscript_assignment",
+        """
+        def f(x: Optional[List[int]]) -> int:
+            x[0] = 1
+            return 0
+        """,
+        ("TS230", 2),
+    ),
+    (
+        "comprehension_body",
+        """
+        def f(x: Optional[int], xs: List[int]) -> List[int]:
+            return [i + x for i in xs]
+        """,
+        ("TS230", 2),
+    ),
+    (
+        "eager_only_arm_of_a_ternary",
+        """
+        def f(x: Optional[int]) -> int:
+            return x + 1 if not torch.jit.is_scripting() else 0
+        """,
+        None,
+    ),
+    (
+        "eager_only_branch",
+        """
+        def f(x: Optional[torch.Tensor]) -> int:
+            if not torch.jit.is_scripting():
+                return x.numel()
+            return 0
+        """,
+        None,
+    ),
     # -- attributes --
     (
         "attribute_tested_then_used",

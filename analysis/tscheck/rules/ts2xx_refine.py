@@ -480,6 +480,11 @@ class _Flow:
             self.statement = statement
             return
         elif isinstance(node, cst.IfExp):
+            split = scripting_split(node)
+            if split is not None:  # `a if torch.jit.is_scripting() else b`: one arm compiles
+                for part in split[0]:
+                    self.expr(part, state)
+                return
             self.truth_use(node.test, state)
             self.expr(node.test, state)
             true, false = self.cond(node.test)
