@@ -377,3 +377,44 @@ def test_reconcile_traces_confirms_adds_ts429_and_keeps_silent_hazards() -> None
     assert (
         out[4].message == "torch.jit.trace(g) fails check_trace: Graphs differed across invocations"
     )
+
+
+ATTENTION = """
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int = 8, heads: int = 2):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, mask=None):
+        B, T, C = x.shape
+        assert C % self.heads == 0
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        q = q.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        k = k.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        v = v.view(B, T, self.heads, C // self.heads).transpose(1, 2)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+        if mask is not None:
+            scores = scores.masked_fill(mask == 0, -1e9)
+        att = F.softmax(scores, dim=-1)
+        out = (att @ v).transpose(1, 2).reshape(B, T, C)
+        return self.proj(out)
+"""
+
+
+def test_an_attention_layer_warns_exactly_where_tscheck_reports() -> None:
+    """Sizes unpacked from x.shape and used in view/reshape are recorded (no warning); the
+    assert on one and math.sqrt of another are constants of the trace."""
+    (verdict,) = compile_all([Job(code(ATTENTION), "Attention()", None, "(torch.ones(2, 5, 8),)")])
+    warned = {int(n) for n in re.findall(r"TracerWarning at line (\d+)", verdict.error)}
+    reported = set(ts4(ATTENTION, Config(traced=("m.py:Attention",))))
+    assert warned == {17, 22}
+    assert reported == {(17, "TS401"), (22, "TS402")}

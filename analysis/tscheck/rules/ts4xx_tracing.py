@@ -32,6 +32,7 @@ LIKE = "like"  # a traced input: a tensor or a tuple/list/dict of tensors
 SIZE = "size"  # a torch.Size of a tensor
 DIM = "dim"  # one size of a tensor: a 0-dim tensor while tracing
 COMPARED = "compared"  # a comparison of a size: a 0-dim bool tensor while tracing
+TENSORS = "tensors"  # a tuple of tensors (`x.chunk(3)`)
 NUMBER = "number"  # a Python int or float (a literal, a range() loop variable)
 
 # Tensor methods that return a tensor (never a tuple, a Python number or None).
@@ -44,6 +45,8 @@ _TENSOR_METHODS = frozenset(
     sign sin softmax sqrt square squeeze std sub sum t tanh to transpose type_as unsqueeze
     var view view_as""".split()
 )
+# ... those that return a tuple of tensors ...
+_SPLITS = frozenset({"chunk", "split", "unbind", "tensor_split"})
 # ... and those that return a tuple when given a dimension.
 _REDUCTIONS = frozenset({"max", "min", "median"})
 # torch.<name> functions that return a tensor.
@@ -78,30 +81,85 @@ _SCRIPT_IT = (
 
 
 @dataclass
+class _Binding:
+    """A name bound at `position` (where the binding takes effect, in preorder) inside the
+    loops `loops` (ids of their nodes), to `value` (None when unknown)."""
+
+    position: int
+    loops: frozenset[int]
+    value: cst.BaseExpression | None
+
+
+@dataclass
 class _Facts:
-    """What the names of one traced function hold, as far as it is visible."""
+    """Where each name of one traced function is bound, and what to, so that a use sees the
+    bindings before it (and those of a loop that holds both)."""
 
     node: cst.FunctionDef
-    kinds: dict[str, str | None]
+    params: dict[str, str | None]
+    bindings: dict[str, list[_Binding]]
+    starts: dict[int, int]  # id(node) -> preorder index
+    loops: dict[int, frozenset[int]]  # id(node) -> ids of the loops around it
+    memo: dict[int, str | None]  # id(binding) -> kind
+    busy: set[int]
+
+    @property
+    def names(self) -> set[str]:
+        """Every name the function binds, parameters included."""
+        return set(self.params) | set(self.bindings)
+
+    def name_kind(self, node: cst.Name, ctx: FunctionContext) -> str | None:
+        name = node.value
+        found = self.bindings.get(name, [])
+        start = self.starts.get(id(node))
+        around = self.loops.get(id(node), frozenset())
+        kinds: set[str | None] = {self.params[name]} if name in self.params else set()
+        for binding in found:
+            if start is not None and binding.position > start and not (binding.loops & around):
+                continue  # bound after this use, and not by a loop that repeats it
+            key = id(binding)
+            if key in self.busy:
+                continue  # its own value refers back to it (`x = x + 1` in a loop)
+            if key not in self.memo:
+                self.busy.add(key)
+                value = binding.value
+                self.memo[key] = _kind(value, self, ctx) if value is not None else None
+                self.busy.discard(key)
+            kinds.add(self.memo[key])
+        if not kinds:
+            return None
+        return _join(kinds)
 
 
 _last: list[_Facts] = []  # the facts of the function being walked (one walk at a time)
+_LOOPS = (cst.For, cst.While)
 
 
 def _facts(ctx: FunctionContext) -> _Facts:
     if _last and _last[0].node is ctx.node:
         return _last[0]
-    params = _param_kinds(ctx)
-    facts = _Facts(ctx.node, dict(params))
-    bindings = [b for node in cstwalk.preorder(ctx.node.body) for b in _bindings(node)]
-    # In source order, each binding seeing the kinds known so far; a second pass lets a
-    # loop's later bindings reach its earlier uses.
-    for _ in range(2):
-        seen: dict[str, set[str | None]] = {}
-        for name, value in bindings:
-            kinds = seen.setdefault(name, {params[name]} if name in params else set())
-            kinds.add(_kind(value, facts, ctx) if value is not None else None)
-            facts.kinds[name] = _join(kinds)
+    facts = _Facts(ctx.node, _param_kinds(ctx), {}, {}, {}, {}, set())
+    # One depth-first pass: each node's preorder index and loops; each binding's position is
+    # the index after its statement's value (the body's, for a for loop's target).
+    counter = 0
+    stack: list[tuple[cst.CSTNode, frozenset[int], bool]] = [(ctx.node.body, frozenset(), False)]
+    while stack:
+        node, loops, done = stack.pop()
+        if done:
+            for name, value in _bindings(node):
+                at = facts.starts[id(node.body)] if isinstance(node, cst.For) else counter
+                facts.bindings.setdefault(name, []).append(_Binding(at, loops, value))
+            continue
+        facts.starts[id(node)] = counter
+        facts.loops[id(node)] = loops
+        counter += 1
+        if cstwalk.is_opaque(type(node)):
+            continue
+        inner = loops | {id(node)} if isinstance(node, _LOOPS) else loops
+        stack.append((node, loops, True))
+        below = list(cstwalk.children(node))
+        below.reverse()
+        stack.extend((child, inner, False) for child in below)
     _last[:] = [facts]
     return facts
 
@@ -138,6 +196,14 @@ def _bindings(node: cst.CSTNode) -> list[tuple[str, cst.BaseExpression | None]]:
         for target in node.targets:
             if isinstance(target.target, cst.Name):
                 out.append((target.target.value, node.value))
+            elif isinstance(target.target, (cst.Tuple, cst.List)) and all(
+                isinstance(e.value, cst.Name) for e in target.target.elements
+            ):
+                # `B, T, C = x.shape`: each name is an element of the value.
+                item = cst.Subscript(
+                    node.value, [cst.SubscriptElement(cst.Index(cst.Integer("0")))]
+                )
+                out.extend((name, item) for name in _names(target.target))
             else:
                 out.extend((name, None) for name in _names(target.target))
         return out
@@ -176,7 +242,7 @@ def _names(target: cst.CSTNode) -> list[str]:
 def _kind(expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> str | None:
     """TENSOR, LIKE, SIZE, DIM, COMPARED, or None (anything else, or unknown)."""
     if isinstance(expr, cst.Name):
-        return facts.kinds.get(expr.value)
+        return facts.name_kind(expr, ctx)
     if isinstance(expr, cst.Attribute):
         base = _kind(expr.value, facts, ctx)
         if base in (TENSOR, LIKE):
@@ -187,7 +253,7 @@ def _kind(expr: cst.BaseExpression, facts: _Facts, ctx: FunctionContext) -> str 
         return None
     if isinstance(expr, cst.Subscript):
         base = _kind(expr.value, facts, ctx)
-        if base == TENSOR:
+        if base in (TENSOR, TENSORS):
             return TENSOR
         if base == SIZE and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
             return DIM
@@ -253,6 +319,8 @@ def _call_kind(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | Non
                 return TENSOR
             if method in _REDUCTIONS and not call.args:
                 return TENSOR
+            if method in _SPLITS:
+                return TENSORS
             if method == "size":
                 return DIM if call.args else SIZE
             return None
@@ -267,6 +335,8 @@ def _call_kind(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | Non
     head, _, last = resolved.rpartition(".")
     if head == "torch" and last in _TORCH_FUNCTIONS:
         return TENSOR
+    if head == "torch" and last in _SPLITS:
+        return TENSORS
     if head == "torch.nn.functional" and last in _FUNCTIONAL:
         return TENSOR
     return None
@@ -528,7 +598,7 @@ class TensorToPythonRule(TracingRule):
     explanation = f"""
     **What it does.** In code that `torch.jit.trace` runs, flags `t.item()`, `t.tolist()`,
     `t.numpy()`, `int(t)`, `float(t)`, `bool(t)` and `len(t)` on a tensor, and
-    `int(x.size(0))` / `float(x.shape[1])` on a tensor's size.
+    `int(x.size(0))` / `float(x.shape[1])` / `math.sqrt(x.size(-1))` on a tensor's size.
 
     **Why it is a hazard.** The trace can only record tensor operations. Converting a tensor
     (or a size, which tracing treats as a 0-dim tensor) to a Python number, list or NumPy
@@ -603,6 +673,22 @@ class TensorToPythonRule(TracingRule):
         ),
         ex(
             """
+            import math
+
+            import torch
+
+
+            def f(x: torch.Tensor):
+                batch, width = x.shape
+                return x / math.sqrt(width)
+            """,
+            line=8,
+            error="Converting a tensor to a Python float",
+            trace_inputs="(torch.ones(2, 4),)",
+            second_inputs="(torch.ones(2, 9),)",
+        ),
+        ex(
+            """
             import torch
 
 
@@ -620,7 +706,11 @@ class TensorToPythonRule(TracingRule):
         func = node.func
         if isinstance(func, cst.Attribute):
             what = _LEAVING.get(func.attr.value)
-            if what is None or node.args:
+            if what is None:
+                if ctx.resolve(dotted(func)).startswith("math."):
+                    self._math(node, ctx)
+                return
+            if node.args:
                 return
             if _kind(func.value, _facts(ctx), ctx) not in (TENSOR, LIKE) or _skipped(node, ctx):
                 return
@@ -628,7 +718,7 @@ class TensorToPythonRule(TracingRule):
             return
         if not isinstance(func, cst.Name) or len(node.args) != 1:
             return
-        if func.value in _facts(ctx).kinds:
+        if func.value in _facts(ctx).names:
             return  # a local that shadows the builtin
         kind = _kind(node.args[0].value, _facts(ctx), ctx)
         if func.value == "len":
@@ -646,6 +736,13 @@ class TensorToPythonRule(TracingRule):
         what = _CONVERSIONS.get(func.value)
         if what is not None and kind in (TENSOR, DIM, COMPARED) and not _skipped(node, ctx):
             self._report(node, what, ctx)
+
+    def _math(self, node: cst.Call, ctx: FunctionContext) -> None:
+        """`math.sqrt(x.size(-1))`: the math module takes Python floats."""
+        facts = _facts(ctx)
+        if any(_kind(a.value, facts, ctx) in (TENSOR, DIM) for a in node.args):
+            if not _skipped(node, ctx):
+                self._report(node, "a Python float", ctx)
 
     def _report(self, node: cst.Call, what: str, ctx: FunctionContext) -> None:
         ctx.report(
@@ -746,7 +843,7 @@ class TensorLoopRule(TracingRule):
             isinstance(it, cst.Call)
             and isinstance(it.func, cst.Name)
             and it.func.value == "range"
-            and "range" not in facts.kinds
+            and "range" not in facts.names
             and any(self._from_tensor(arg.value, facts, ctx) for arg in it.args)
         ):
             message = (
@@ -770,7 +867,7 @@ class TensorLoopRule(TracingRule):
             isinstance(expr, cst.Call)
             and isinstance(expr.func, cst.Name)
             and expr.func.value == "len"
-            and "len" not in facts.kinds
+            and "len" not in facts.names
             and len(expr.args) == 1
             and _kind(expr.args[0].value, facts, ctx) == TENSOR
         )
@@ -1016,7 +1113,7 @@ class MutableGlobalRule(TracingRule):
 
     def visit_Name(self, node: cst.Name, ctx: FunctionContext) -> None:
         name = node.value
-        if name not in _rebound_globals(ctx) or name in _facts(ctx).kinds:
+        if name not in _rebound_globals(ctx) or name in _facts(ctx).names:
             return
         parent = ctx.parent()
         if isinstance(parent, (cst.AssignTarget, cst.NameItem, cst.Param)):
