@@ -20,6 +20,7 @@ import pytest
 
 from tscheck.config import Config, ConfigError, from_mapping
 from tscheck.engine import check_source, traced_functions
+from tscheck.incremental import AnalysisCache
 from tscheck.index import summarize
 from tscheck.model import Diagnostic, Range
 from tscheck.reach import Project, Root
@@ -418,3 +419,17 @@ def test_an_attention_layer_warns_exactly_where_tscheck_reports() -> None:
     reported = set(ts4(ATTENTION, Config(traced=("m.py:Attention",))))
     assert warned == {17, 22}
     assert reported == {(17, "TS401"), (22, "TS402")}
+
+
+def test_incremental_cache_keeps_the_compiled_entry_of_a_traced_function() -> None:
+    text = code(
+        HAZARDS + "\n\ndef export():\n    return torch.jit.trace(Net(), (torch.ones(2),))\n"
+    )
+    cache = AnalysisCache()
+    first = check_source("m.py", text, Config(), cache=cache)
+    second = check_source("m.py", text, Config(), cache=cache)
+    assert first.diagnostics == second.diagnostics
+    assert {d.code for d in second.diagnostics} >= {"TS401", "TS402"}
+    # Net.forward is compiled (an nn.Module) and traced: its compiled findings are reused,
+    # the traced ones recomputed.
+    assert (cache.analyzed_functions, cache.reused_functions) == (1, 1)

@@ -352,7 +352,10 @@ def analyze_file(
     done: dict[int, _Done] = {}
     pending: list[int] = []
     for i, c in enumerate(ordered):
-        known = cache.get(c, blocks) if cache is not None else None
+        # A traced function is analysed afresh: the cache keeps one entry per function, and a
+        # function both compiled and traced would evict its compiled entry every time.
+        cached = cache is not None and c.mode != TRACED
+        known = cache.get(c, blocks) if cached and cache is not None else None
         if known is None:
             pending.append(i)
         else:
@@ -375,7 +378,7 @@ def analyze_file(
             return findings, errors
         findings.extend(result.findings)
         errors.extend(result.errors)
-        if cache is not None and result.reads is not None:
+        if cache is not None and result.reads is not None and c.mode != TRACED:
             cache.put(c, result.reads, result.findings, result.errors)
     if cache is not None:
         cache.done()
