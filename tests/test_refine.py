@@ -390,6 +390,40 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         None,
     ),
     (
+        "attribute_annotated_on_a_base_class",
+        """
+        class Base(nn.Module):
+            scale: Optional[float]
+
+            def __init__(self):
+                super().__init__()
+                self.scale = 2.0
+
+        class M(Base):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x * self.scale
+        """,
+        ("TS231", 10),
+    ),
+    (
+        "attribute_annotated_again_on_the_subclass",
+        """
+        class Base(nn.Module):
+            scale: Optional[float]
+
+            def __init__(self):
+                super().__init__()
+                self.scale = 2.0
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x * self.scale
+
+        class M(Base):
+            scale: float
+        """,
+        None,
+    ),
+    (
         "attribute_passed_along",
         """
         class M(nn.Module):

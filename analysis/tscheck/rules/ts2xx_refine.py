@@ -9,10 +9,16 @@ ir_emitter.cpp, `RefinementSet`), checked one by one against torch 2.13:
   with both), `a or b` refines `b` with `a`'s false ones; ternaries refine their arms;
 - `if` branches that end in `return` / `raise` (not `break` / `continue`) hand the other
   branch's refinements to the code after the `if`; `assert x is not None` refines what follows;
-- `with` bodies share the enclosing scope; a `while` test does not refine the loop body,
-  and a refinement made inside a loop does not survive it;
+- `with` bodies share the enclosing scope; a `while` test does not refine the loop body;
+  after a loop a name is its state before the loop joined with the body's (the loop may not
+  run), and at every join an Optional meeting its refined `T` is Optional again;
 - assignments replace the type (`x = 0` makes `x` an int); attributes (`self.bias`) are
   never refined.
+What an Optional rejects (each checked): arithmetic and unary `-` / `~`, attributes and
+methods, indexing, iteration and unpacking, `<`-style comparisons, `in`, `==` / `!=` (even
+with None), use as a bool (`if x:`, `not x`, `x and y`), being returned as a plain `T` or
+passed to a same-file callee's plain `T` parameter. Printing it, `len()` of an Optional
+list, passing it to an Optional parameter and `is` tests are accepted.
 The analysis only ever reports a name it knows to be Optional at that point: any assignment,
 test or construct it does not model makes the name unknown, and unknown stays silent.
 """
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from tscheck.cstwalk import children
+from tscheck.index import ClassInfo
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
 from tscheck.rules.ts2xx_calls import typed_arguments
@@ -37,7 +44,7 @@ _ISINSTANCE = frozenset({"isinstance", "torch.jit.isinstance", "torch.jit._isins
 # Operators TorchScript has no Optional overload for (each rejected with an Optional operand).
 _ORDERING = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual)
 _MEMBERSHIP = (cst.In, cst.NotIn)
-_ARITH_UNARY = (cst.Minus, cst.Plus, cst.BitInvert)
+_ARITH_UNARY = (cst.Minus, cst.BitInvert)
 # Attribute types whose class annotation TorchScript reads as written (modules, interfaces
 # and classes follow other paths in torch/jit/_recursive.py).
 _PLAIN_TYPES = frozenset(
@@ -651,30 +658,31 @@ def _optional_params(ctx: FunctionContext) -> dict[str, str]:
 
 
 def _optional_attrs(ctx: FunctionContext) -> dict[str, str]:
-    """Attributes of the module `self` is, annotated Optional[T] in its class body (read from
-    this file only), that TorchScript types from that annotation."""
-    owner = ctx.owner
+    """Attributes of the module `self` is, annotated Optional[T] in the body of the nearest
+    class of its MRO that annotates them (a class of this file), which TorchScript types from
+    that annotation. Constants, Finals and submodules follow other paths and are left out."""
     context = ctx.compiled.context
-    if owner is None or not context:
+    if ctx.owner is None or not context or not ctx.project.is_module_class(context):
         return {}
-    project = ctx.project
-    if not project.is_module_class(context):
-        return {}
-    mro = project.mro(context)
-    if not mro:
-        return {}
-    annotating: dict[str, bool] = {}
-    constants: set[str] = set()
-    submodules: set[str] = set()
+    mro = ctx.project.mro(context)
+    annotator: dict[str, ClassInfo | None] = {}
+    skipped: set[str] = set()
     for summary, cls in mro:
-        constants |= set(cls.constants) | set(cls.finals)
-        submodules |= {s.attr for s in cls.submodules}
+        skipped |= set(cls.constants) | set(cls.finals) | {s.attr for s in cls.submodules}
+        same_file = summary.path == ctx.summary.path
         for name in cls.annotations:
-            annotating.setdefault(name, summary.path == ctx.summary.path and cls is owner)
-    wanted = {n for n, mine in annotating.items() if mine and n not in constants | submodules}
-    if not wanted:
-        return {}
-    class_def = _class_def(ctx.module, owner.name)
+            annotator.setdefault(name, cls if same_file else None)
+    out: dict[str, str] = {}
+    for cls in {id(c): c for c in annotator.values() if c is not None}.values():
+        wanted = {n for n, c in annotator.items() if c is cls and n not in skipped}
+        if wanted:
+            out.update(_class_optionals(ctx, cls, wanted))
+    return out
+
+
+def _class_optionals(ctx: FunctionContext, cls: ClassInfo, wanted: set[str]) -> dict[str, str]:
+    module, _ = ctx.blocks.module_for_line(cls.line)
+    class_def = _class_def(module, cls.name)
     if class_def is None or not isinstance(class_def.body, cst.IndentedBlock):
         return {}
     out: dict[str, str] = {}
