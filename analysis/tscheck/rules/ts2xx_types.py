@@ -187,6 +187,14 @@ def _annotate_fix(param: cst.Param, t: TSType, ctx: FunctionContext) -> Fix:
     return Fix(f"Annotate `{param.name.value}: {text}`", tuple(edits))
 
 
+# Methods Tensor lacks ("'Tensor' object has no attribute or method"), checked one by one with
+# torch 2.13: the str ones say the parameter is a str; the others only that it is a container.
+STR_ONLY_METHODS = frozenset(
+    "startswith endswith lower upper strip format join replace find isdigit".split()
+)
+CONTAINER_ONLY_METHODS = frozenset("append extend insert keys items get".split())
+
+
 class UnannotatedNonTensorParamRule(Rule):
     code = "TS201"
     name = "unannotated-non-tensor-parameter"
@@ -196,7 +204,8 @@ class UnannotatedNonTensorParamRule(Rule):
     explanation = """
     **What it does.** Flags a parameter without annotation that the function uses as a
     non-Tensor: its default is a number, bool or string, it is passed to `range()`, compared
-    to a string, or it indexes a list.
+    to a string, it indexes a list, or it calls a str / list / dict method Tensor lacks
+    (`.startswith`, `.append`, `.items`...).
 
     **Why it fails.** TorchScript assumes `Tensor` for every unannotated parameter
     ("Tensor (inferred)"). A default of another type is rejected when the function is
@@ -293,6 +302,36 @@ def f(x, reduction: str):
     return x.mean()
 """,
         ),
+        ex(
+            """
+            import torch
+
+            def f(x, prefix):
+                if prefix.startswith("a"):
+                    return x + 1
+                return x
+            """,
+            line=4,
+            error="'Tensor (inferred)' object has no attribute or method 'startswith'",
+            fixed="""import torch
+
+def f(x, prefix: str):
+    if prefix.startswith("a"):
+        return x + 1
+    return x
+""",
+        ),
+        ex(
+            """
+            import torch
+
+            def f(x, outs):
+                outs.append(x)
+                return x
+            """,
+            line=4,
+            error="'Tensor (inferred)' object has no attribute or method 'append'",
+        ),
     )
     CATALOG = ("unannotated_arg_is_tensor_range", "unannotated_arg_is_tensor_list_index")
 
@@ -320,6 +359,15 @@ def f(x, reduction: str):
         for arg in node.args:
             self._use(arg.value, ctx, "is passed to `range()`, which needs ints")
 
+    def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        name = node.attr.value
+        if name in STR_ONLY_METHODS:
+            self._use(node.value, ctx, f"has `.{name}`, a str method Tensor lacks", wanted=STR)
+        elif name in CONTAINER_ONLY_METHODS:
+            self._use(
+                node.value, ctx, f"has `.{name}`, a list / dict method Tensor lacks", wanted=None
+            )
+
     def visit_Comparison(self, node: cst.Comparison, ctx: FunctionContext) -> None:
         left = node.left
         for comparison in node.comparisons:
@@ -344,7 +392,11 @@ def f(x, reduction: str):
         )
 
     def _use(
-        self, value: cst.BaseExpression, ctx: FunctionContext, why: str, wanted: TSType = INT
+        self,
+        value: cst.BaseExpression,
+        ctx: FunctionContext,
+        why: str,
+        wanted: TSType | None = INT,
     ) -> None:
         if not isinstance(value, cst.Name):
             return
@@ -355,6 +407,13 @@ def f(x, reduction: str):
         param = next(p for p in _params(ctx.node) if p.name.value == value.value)
         if param.default is not None:
             return  # reported (or typed by its default) in check_function
+        if wanted is None:
+            ctx.report(
+                value,
+                f"`{value.value}` has no annotation, so TorchScript types it as Tensor; it "
+                f"{why}. Annotate it with its type (`List[...]`, `Dict[...]`)",
+            )
+            return
         ctx.report(
             value,
             f"`{value.value}` has no annotation, so TorchScript types it as Tensor; it {why}. "
