@@ -287,3 +287,31 @@ def test_reconciliation_drops_a_static_diagnostic_the_compiler_refutes(tmp_path:
     assert invented not in diagnostics
     assert summary.dropped == 1 and summary.confirmed == 3
     assert os.path.basename(summary.roots[0].path) == "net.py"
+
+
+def test_an_error_inside_torch_is_placed_at_the_users_call(tmp_path: Path) -> None:
+    """`self.layers.append(...)` fails inside torch's ModuleList.append, which the compiler
+    names first: the error belongs to the user's line that called it, where the static
+    diagnostics are (confirmed, not dropped for a TS900 in site-packages)."""
+    write(
+        tmp_path,
+        {
+            "m.py": """
+            import torch
+            from torch import nn
+
+
+            class Net(nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.layers = nn.ModuleList([nn.Linear(2, 2)])
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    self.layers.append(nn.ReLU())
+                    return x
+            """
+        },
+    )
+    _, doc, _ = run(tmp_path, "m.py")
+    assert found(doc) == [("TS169", 11, "confirmed"), ("TS170", 11, "confirmed")]
+    assert all(d["path"] == "m.py" for d in doc["diagnostics"])

@@ -473,6 +473,10 @@ class Context:
         message = str(exc)
         frames = parse_frames(message)
         frame: Frame | None = frames[0] if frames else None
+        if frame is not None and not innermost and not self.users(frame):
+            # It failed inside torch's own code (`ModuleList.append`, `self.parameters()`),
+            # compiled because the user's code called it: the first user frame is the cause.
+            frame = next((f for f in frames if self.users(f)), frame)
         if innermost and frames:
             own = [f for f in frames if same_file(f.file, self.file)]
             frame = (own or frames)[-1]
@@ -493,6 +497,13 @@ class Context:
         if frame and same_file(frame.file, self.file):
             error["function"] = self.index.function_at(frame.line)
         return error
+
+    def users(self, frame: Frame) -> bool:
+        """Whether `frame` is in the user's code: the job's file, or any file outside the
+        standard library and installed packages."""
+        if same_file(frame.file, self.file):
+            return True
+        return not within(os.path.realpath(frame.file), installed_roots())
 
     def python_frame(self, exc: BaseException) -> Frame | None:
         """Eager errors: the innermost traceback frame in the user's file."""
