@@ -315,3 +315,31 @@ def test_an_error_inside_torch_is_placed_at_the_users_call(tmp_path: Path) -> No
     _, doc, _ = run(tmp_path, "m.py")
     assert found(doc) == [("TS169", 11, "confirmed"), ("TS170", 11, "confirmed")]
     assert all(d["path"] == "m.py" for d in doc["diagnostics"])
+
+
+def test_a_call_time_failure_is_not_refuted_by_a_clean_compile(tmp_path: Path) -> None:
+    """`@torch.jit.ignore(drop=True)` scripts, saves and loads; the call raises only when the
+    model runs it. A clean round trip proves nothing about TS303: it stays."""
+    write(
+        tmp_path,
+        {
+            "m.py": """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                @torch.jit.ignore(drop=True)
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if self.training:
+                        x = self.check(x)
+                    return x * 2
+            """
+        },
+    )
+    _, doc, _ = run(tmp_path, "m.py")
+    assert [(code, line) for code, line, _ in found(doc)] == [("TS303", 12)]
+    assert doc["verification"]["dropped"] == 0

@@ -664,6 +664,7 @@ class IgnoreDropRule(Rule):
     name = "ignore-drop-deprecated"
     summary = "`@torch.jit.ignore(drop=True)` is deprecated; calls to the function raise"
     family = Family.DYNAMIC_BEHAVIORS
+    refuted_by_clean_compile = False  # it fails when called, not when scripted
     severity = Severity.WARNING
     # The fix (`@torch.jit.unused`) keeps behaviour exactly, so it cannot turn an example the
     # compiler rejects into one it accepts, which is what the test of fixable rules demands.
@@ -2093,6 +2094,7 @@ class UnusedAlwaysCalledRule(Rule):
     name = "unused-function-always-called"
     summary = "An entry point always calls a @torch.jit.unused function, so it always raises"
     family = Family.DYNAMIC_BEHAVIORS
+    refuted_by_clean_compile = False  # it fails when called, not when scripted
     explanation = """
     **What it does.** Flags a call to a `@torch.jit.unused` function made on every run of
     `forward` or of an `@torch.jit.export` method: a top-level statement of the body, not under

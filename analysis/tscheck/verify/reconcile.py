@@ -4,7 +4,8 @@
   marked, and the compiler's own message goes into its related information.
 - A static diagnostic inside a function that the compiler compiled without complaint (its root
   scripted, saved and loaded once the failing functions were ignored, and this function was not
-  one of them) is **dropped**: the compiler disagrees, and the compiler is right.
+  one of them) is **dropped**: the compiler disagrees, and the compiler is right. Except for
+  rules whose failure shows only when the code runs (`Rule.refuted_by_clean_compile`).
 - A compiler error that no static diagnostic predicted becomes **TS900**, at the compiler's range.
 - Everything else (roots not built, timeouts, a function that failed earlier on another line) is
   kept as it was: not verified either way.
@@ -65,7 +66,7 @@ def reconcile(
             if d.code in SAVE_CODES and fn.roots & unsaved:
                 out.append(d)
                 continue
-            if _compiled_cleanly(fn, clean_roots):
+            if _compiled_cleanly(fn, clean_roots) and _refutable(d.code):
                 dropped += 1
                 continue
         out.append(d)
@@ -113,6 +114,12 @@ def _matching_error(
         if d.range.start.line <= error.line <= d.range.end.line:
             return verdict, error
     return None
+
+
+def _refutable(code: str) -> bool:
+    """Whether a clean script / save / load proves a diagnostic of `code` wrong."""
+    rule = RULES_BY_CODE.get(code)
+    return rule is None or rule.refuted_by_clean_compile
 
 
 def _compiled_cleanly(fn: Compiled, clean_roots: dict[str, RootVerdict]) -> bool:
