@@ -37,7 +37,7 @@ NUMBER = "number"  # a Python int or float (a literal, a range() loop variable)
 
 # Tensor methods that return a tensor (never a tuple, a Python number or None).
 _TENSOR_METHODS = frozenset(
-    """abs add all any argmax argmin bmm bool byte ceil clamp clamp_min clamp_max clone
+    """abs add all any argmax argmin argsort bmm bool byte ceil clamp clamp_min clamp_max clone
     contiguous cos count_nonzero cpu cuda cumsum detach div double eq exp expand expand_as
     flatten flip float floor gather ge gt half index_select int isnan isinf isfinite le log
     log_softmax logical_and logical_not logical_or long lt masked_fill matmul mean mm mul
@@ -46,7 +46,7 @@ _TENSOR_METHODS = frozenset(
     var view view_as""".split()
 )
 # ... those that return a tuple of tensors ...
-_SPLITS = frozenset({"chunk", "split", "unbind", "tensor_split"})
+_SPLITS = frozenset({"chunk", "split", "unbind", "tensor_split", "topk", "sort"})
 # ... and those that return a tuple when given a dimension.
 _REDUCTIONS = frozenset({"max", "min", "median"})
 # torch.<name> functions that return a tensor.
@@ -317,8 +317,8 @@ def _call_kind(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | Non
         if receiver in (TENSOR, LIKE):
             if method in _TENSOR_METHODS:
                 return TENSOR
-            if method in _REDUCTIONS and not call.args:
-                return TENSOR
+            if method in _REDUCTIONS:
+                return TENSORS if call.args else TENSOR  # (values, indices) along a dim
             if method in _SPLITS:
                 return TENSORS
             if method == "size":
