@@ -255,6 +255,17 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         ("TS230", 5),
     ),
     (
+        "jit_annotate_local",
+        """
+        def f(n: int) -> int:
+            x = torch.jit.annotate(Optional[int], None)
+            if n > 0:
+                x = n
+            return x * 2
+        """,
+        ("TS230", 5),
+    ),
+    (
         "copied_optional",
         """
         def f(y: Optional[int]) -> int:

@@ -35,11 +35,12 @@ from tscheck.index import ClassInfo
 from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
 from tscheck.rules.ts2xx_calls import typed_arguments
-from tscheck.types import from_annotation
+from tscheck.types import from_annotation, function_types
 from tscheck.walk import scripting_split
 
 _OPTIONAL = frozenset({"typing.Optional", "typing_extensions.Optional", "Optional"})
 _UNION = frozenset({"typing.Union", "typing_extensions.Union", "Union"})
+_ANNOTATE = frozenset({"torch.jit.annotate", "torch.jit._script.annotate"})
 _ISINSTANCE = frozenset({"isinstance", "torch.jit.isinstance", "torch.jit._isinstance"})
 # Operators TorchScript has no Optional overload for (each rejected with an Optional operand).
 _ORDERING = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual)
@@ -311,10 +312,15 @@ class _Flow:
             was_declared = name in state.optional or name in state.refined
             source = value.value if isinstance(value, cst.Name) else None
             out = state.forget([name])
-            if source is not None and source in state.optional:
+            declared = self.annotated(value)
+            if declared is not None:
+                out.optional[name] = declared  # `x = torch.jit.annotate(Optional[T], ...)`
+            elif source is not None and source in state.optional:
                 out.optional[name] = state.optional[source]
             elif was_declared and (
-                _never_none(value) or (source is not None and source in state.refined)
+                _never_none(value)
+                or (source is not None and source in state.refined)
+                or (source is not None and source not in state.optional and self.plain(source))
             ):
                 out.refined.add(name)  # `x = 0`: the variable now holds an int
             return out
@@ -323,6 +329,20 @@ class _Flow:
         else:
             self.expr(target, state)
         return state.forget(_bound(target))
+
+    def plain(self, name: str) -> bool:
+        """A local the type model knows to hold a non-Optional value (`n: int`)."""
+        found = function_types(self.ctx).name_type(name)
+        return found is not None and not found.is_optional and found.kind not in ("None", "Any")
+
+    def annotated(self, value: cst.BaseExpression) -> str | None:
+        """T for `torch.jit.annotate(Optional[T], value)`."""
+        if not isinstance(value, cst.Call) or len(value.args) != 2:
+            return None
+        callee = dotted(value.func)
+        if not callee or self.ctx.resolve(callee) not in _ANNOTATE:
+            return None
+        return optional_inner(value.args[0].value, self.ctx.resolve)
 
     def if_(self, node: cst.If, state: _State) -> _State | None:
         split = scripting_split(node)
