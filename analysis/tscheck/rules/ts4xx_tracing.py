@@ -136,8 +136,9 @@ _LOOPS = (cst.For, cst.While)
 
 
 def _facts(ctx: FunctionContext) -> _Facts:
-    if _last and _last[0].node is ctx.node:
-        return _last[0]
+    last = _last[0] if _last else None  # one read: another thread may replace it
+    if last is not None and last.node is ctx.node:
+        return last
     facts = _Facts(ctx.node, _param_kinds(ctx), {}, {}, {}, {}, set())
     # One depth-first pass: each node's preorder index and loops; each binding's position is
     # the index after its statement's value (the body's, for a for loop's target).
@@ -1039,8 +1040,9 @@ _rebound: list[tuple[str, frozenset[str]]] = []  # (file text, names) of the las
 def _rebound_globals(ctx: FunctionContext) -> frozenset[str]:
     """Module-level names that some function of this file rebinds with `global`."""
     text = ctx.blocks.text
-    if _rebound and _rebound[0][0] is text:
-        return _rebound[0][1]
+    last = _rebound[0] if _rebound else None
+    if last is not None and last[0] is text:
+        return last[1]
     names: frozenset[str] = frozenset()
     if "global" in text:
         names = frozenset(
