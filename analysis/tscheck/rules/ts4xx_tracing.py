@@ -96,6 +96,7 @@ class _Facts:
     bindings before it (and those of a loop that holds both)."""
 
     node: cst.FunctionDef
+    summary: object  # the file's index, which names resolve against
     params: dict[str, str | None]
     bindings: dict[str, list[_Binding]]
     starts: dict[int, int]  # id(node) -> preorder index
@@ -137,9 +138,9 @@ _LOOPS = (cst.For, cst.While)
 
 def _facts(ctx: FunctionContext) -> _Facts:
     last = _last[0] if _last else None  # one read: another thread may replace it
-    if last is not None and last.node is ctx.node:
+    if last is not None and last.node is ctx.node and last.summary is ctx.summary:
         return last
-    facts = _Facts(ctx.node, _param_kinds(ctx), {}, {}, {}, {}, set())
+    facts = _Facts(ctx.node, ctx.summary, _param_kinds(ctx), {}, {}, {}, {}, set())
     # One depth-first pass: each node's preorder index and loops; each binding's position is
     # the index after its statement's value (the body's, for a for loop's target).
     counter = 0
