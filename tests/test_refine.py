@@ -435,6 +435,24 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         None,
     ),
     (
+        "script_class_attribute_annotated_in_init",
+        """
+        @torch.jit.script
+        class Cache(object):
+            def __init__(self):
+                self.value: Optional[torch.Tensor] = None
+
+            def get(self) -> torch.Tensor:
+                if self.value is not None:
+                    return self.value + 1
+                return torch.zeros(1)
+
+        def f(x: torch.Tensor) -> torch.Tensor:
+            return Cache().get() + x
+        """,
+        None,  # the annotation on `self.value` is ignored: it is a NoneType, the test static
+    ),
+    (
         "attribute_passed_along",
         """
         class M(nn.Module):
