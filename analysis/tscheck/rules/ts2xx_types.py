@@ -1332,6 +1332,120 @@ class ListElementTypeRule(Rule):
             )
 
 
+class ContainerLiteralTypeRule(Rule):
+    code = "TS215"
+    name = "container-literal-type-mismatch"
+    summary = "A list or dict literal holds an element its declared type does not allow"
+    family = Family.TYPE_CHECKING
+    explanation = """
+    **What it does.** Flags an element of a list or dict literal written under a type (an
+    annotated assignment, a `return` under a return annotation, `torch.jit.annotate`) whose
+    type differs: an `int` in a `List[float]`, `None` in a `Dict[str, Tensor]`, a `str` key in
+    a `Dict[int, int]`.
+
+    **Why it fails.** TorchScript types the literal from the annotation and converts nothing
+    (`List type annotation `List[float]` did not match the types of the given list
+    elements`; `the type of values given by the dict literal is Optional[Tensor]`).
+
+    **How to fix.** Convert the element (`float(n)`), or widen the annotation
+    (`Dict[str, Optional[Tensor]]`, `List[Optional[int]]`).
+    """
+    VALID = (
+        ex(
+            """
+            import torch
+            from typing import Dict, List, Optional
+
+            def f(n: int, t: torch.Tensor) -> Dict[str, Optional[torch.Tensor]]:
+                xs: List[float] = [float(n), 1.0]
+                ys: List[Optional[int]] = [n, None]
+                zs: List[List[int]] = [[n], [1, 2]]
+                return {"t": t, "none": None}
+            """
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            import torch
+            from typing import Dict
+
+            def f(boxes: torch.Tensor) -> Dict[str, torch.Tensor]:
+                return {"boxes": boxes, "masks": None}
+            """,
+            line=5,
+            error="the type of values given by the dict literal is Optional[Tensor]",
+        ),
+        ex(
+            """
+            from typing import List
+
+            def f(n: int):
+                xs: List[float] = [n, 1.0]
+                return xs
+            """,
+            line=4,
+            error="List type annotation `List[float]` did not match the types of the given",
+        ),
+    )
+
+    def visit_AnnAssign(self, node: cst.AnnAssign, ctx: FunctionContext) -> None:
+        if node.value is not None:
+            declared = from_annotation(node.annotation.annotation, ctx.resolve)
+            self._check(node.value, declared, ctx)
+
+    def visit_Return(self, node: cst.Return, ctx: FunctionContext) -> None:
+        env = function_types(ctx)
+        if node.value is not None and env.has_return_annotation:
+            self._check(node.value, env.returns, ctx)
+
+    def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        name = dotted(node.func)
+        if name and len(node.args) == 2 and ctx.resolve(name) == "torch.jit.annotate":
+            declared = from_annotation(node.args[0].value, ctx.resolve)
+            self._check(node.args[1].value, declared, ctx)
+
+    def _check(
+        self, value: cst.BaseExpression, declared: TSType | None, ctx: FunctionContext
+    ) -> None:
+        if declared is None:
+            return
+        env = function_types(ctx)
+        if isinstance(value, cst.List) and declared.kind == "List":
+            for element in value.elements:
+                if isinstance(element, cst.Element):
+                    if self._misfit(element.value, declared.args[0], env, ctx, declared):
+                        return
+        elif isinstance(value, cst.Dict) and declared.kind == "Dict":
+            key_type, value_type = declared.args
+            for item in value.elements:
+                if isinstance(item, cst.DictElement):
+                    if self._misfit(item.key, key_type, env, ctx, declared):
+                        return
+                    if self._misfit(item.value, value_type, env, ctx, declared):
+                        return
+
+    @staticmethod
+    def _misfit(
+        node: cst.BaseExpression,
+        wanted: TSType,
+        env: FunctionTypes,
+        ctx: FunctionContext,
+        declared: TSType,
+    ) -> bool:
+        if _has_container_literal(node, none=False):
+            return False  # nested literals take their own type from the annotation
+        found = env.type_of(node)
+        if found is None or _element_fits(found, wanted) is not False:
+            return False
+        ctx.report(
+            node,
+            f"`{ctx.code_for(node)}` is a {found}, but the literal is declared {declared}; "
+            f"TorchScript converts nothing here: convert it or widen the annotation",
+        )
+        return True
+
+
 def _element_fits(value: TSType, element: TSType) -> bool | None:
     """Whether `value` may be stored as `element` with no conversion (list methods)."""
     if value == element or element.kind == "Any":
@@ -2100,6 +2214,7 @@ RULES: tuple[type[Rule], ...] = (
     ArithmeticOnUnrefinedRule,
     EmptyContainerDefaultRule,
     ListElementTypeRule,
+    ContainerLiteralTypeRule,
     ReturnTypeMismatchRule,
     VariableRetypedInBlockRule,
     BranchMergeRule,
