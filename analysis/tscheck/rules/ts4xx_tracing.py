@@ -313,6 +313,16 @@ def _comparison_kind(expr: cst.Comparison, facts: _Facts, ctx: FunctionContext) 
 
 def _call_kind(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | None:
     func = call.func
+    if any(arg.keyword is not None and arg.keyword.value == "as_tuple" for arg in call.args):
+        return TENSORS if _call_kind_plain(call, facts, ctx) == TENSOR else None
+    found = _call_kind_plain(call, facts, ctx)
+    if found == TENSOR and ctx.resolve(dotted(func)) == "torch.where" and len(call.args) == 1:
+        return TENSORS  # torch.where(condition) is nonzero(as_tuple=True)
+    return found
+
+
+def _call_kind_plain(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str | None:
+    func = call.func
     if isinstance(func, cst.Attribute):
         receiver = _kind(func.value, facts, ctx)
         method = func.attr.value
