@@ -539,6 +539,32 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         ("TS241", 5),
     ),
     (
+        "local_int_to_float_parameter",
+        """
+        def g(x: torch.Tensor, scale: float) -> torch.Tensor:
+            return x * scale
+
+        def f(x: torch.Tensor) -> torch.Tensor:
+            n = x.size(0)
+            return g(x, n)
+        """,
+        ("TS241", 6),
+    ),
+    (
+        "local_rebound_to_another_type",
+        """
+        def g(x: torch.Tensor, scale: float) -> torch.Tensor:
+            return x * scale
+
+        def f(x: torch.Tensor) -> torch.Tensor:
+            n = 2.0
+            for i in range(3):
+                x = g(x, n)
+            return x
+        """,
+        None,
+    ),
+    (
         "widening_that_torchscript_does",
         """
         def g(a: int, b: float, c: List[int]) -> float:

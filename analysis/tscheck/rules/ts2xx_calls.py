@@ -21,7 +21,7 @@ from tscheck.index import FunctionInfo
 from tscheck.model import Family
 from tscheck.rules.base import FunctionContext, Rule, ex
 from tscheck.rules.ts3xx_decorators import _callee as resolve_callee
-from tscheck.types import from_annotation, literal_type
+from tscheck.types import from_annotation, function_types, literal_type
 
 # Decorators that leave the signature as written.
 _PLAIN_DECORATORS = frozenset(
@@ -513,7 +513,18 @@ def _param_of_caller(ctx: FunctionContext, name: str) -> str | None:
         if kind is None or name in _assigned(ctx):
             return None
         return kind
-    return None
+    return _local_type(ctx, name)
+
+
+def _local_type(ctx: FunctionContext, name: str) -> str | None:
+    """A local's kind when the type model knows it: every binding in the function agrees
+    (`n = x.size(0)` is an int however often it is rebound that way)."""
+    if name not in _assigned(ctx):
+        return None  # a global or a builtin, not a local
+    found = function_types(ctx).name_type(name)
+    if found is None or found.args or found.kind not in _KINDS:
+        return None
+    return found.kind
 
 
 def _is_self(ctx: FunctionContext, param: cst.Param) -> bool:
