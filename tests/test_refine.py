@@ -528,6 +528,27 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         None,
     ),
     (
+        "submodule_of_either_class",
+        """
+        class A(nn.Module):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return x
+
+        class B(nn.Module):
+            def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                return x + y
+
+        class M(nn.Module):
+            def __init__(self, flag: bool = False):
+                super().__init__()
+                self.block = A() if flag else B()
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.block(x, x)
+        """,
+        None,
+    ),
+    (
         "int_to_float_parameter",
         """
         def g(a: float) -> float:

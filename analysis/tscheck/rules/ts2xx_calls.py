@@ -100,6 +100,9 @@ def _resolve(ctx: FunctionContext, call: cst.Call) -> _Bound | None:
     func = call.func
     if isinstance(func, cst.Name) and _shadowed(ctx, func.value):
         return None  # a local or parameter shadows the project function
+    attr = _self_attribute(ctx, func)
+    if attr and found.info.name != attr and not _one_submodule(ctx, attr):
+        return None  # `self.sub(...)` where `self.sub` may hold another module
     info = found.info
     if not _plain(info) or _overloaded(ctx, info):
         return None
@@ -162,6 +165,35 @@ def _type_comment(ctx: FunctionContext, info: FunctionInfo) -> bool:
         if "# type:" in text and "# type: ignore" not in text:
             return True
     return False
+
+
+def _self_attribute(ctx: FunctionContext, func: cst.BaseExpression) -> str:
+    """`sub` for a call of `self.sub(...)` or `self.sub.method(...)`."""
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Attribute):
+        func = func.value
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+        if func.value.value != "self":
+            return ""
+        return func.attr.value
+    return ""
+
+
+def _one_submodule(ctx: FunctionContext, attr: str) -> bool:
+    """`self.<attr>` is built by one class in every `__init__` that assigns it, and nothing
+    else is assigned to it there or annotated for it (an interface type, say)."""
+    context = ctx.compiled.context
+    if not context:
+        return False
+    targets: set[str] = set()
+    for summary, cls in ctx.project.mro(context):
+        if attr in cls.annotations:
+            return False
+        for sub in cls.submodules:
+            if sub.attr == attr:
+                targets.add(ctx.project.qualify(summary, sub.target))
+        if any(a.attr == attr and a.shape != "call" for a in cls.init_attrs):
+            return False
+    return len(targets) == 1
 
 
 def _plain(info: FunctionInfo) -> bool:
