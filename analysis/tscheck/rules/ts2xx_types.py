@@ -38,6 +38,15 @@ from tscheck.walk import scripting_value
 # -- shared helpers ---------------------------------------------------------------------------
 
 
+_COMPREHENSIONS = (cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp)
+
+
+def _in_comprehension(ctx: FunctionContext) -> bool:
+    """Inside a comprehension, a name may be its own loop variable, which the function-wide
+    model does not see: rules on expressions stay silent there."""
+    return any(isinstance(a, _COMPREHENSIONS) for a in ctx.ancestors)
+
+
 def _params(node: cst.FunctionDef) -> list[cst.Param]:
     p = node.params
     return [*p.posonly_params, *p.params, *p.kwonly_params]
@@ -352,6 +361,8 @@ def f(x, prefix: str):
                 )
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         if not (isinstance(node.func, cst.Name) and node.func.value == "range"):
             return
         if ctx.resolve("range") != "range" or function_types(ctx).is_local("range"):
@@ -360,6 +371,8 @@ def f(x, prefix: str):
             self._use(arg.value, ctx, "is passed to `range()`, which needs ints")
 
     def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         name = node.attr.value
         if name in STR_ONLY_METHODS:
             self._use(node.value, ctx, f"has `.{name}`, a str method Tensor lacks", wanted=STR)
@@ -369,6 +382,8 @@ def f(x, prefix: str):
             )
 
     def visit_Comparison(self, node: cst.Comparison, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         left = node.left
         for comparison in node.comparisons:
             right = comparison.comparator
@@ -379,6 +394,8 @@ def f(x, prefix: str):
             left = right
 
     def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         env = function_types(ctx)
         if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
             return
@@ -483,6 +500,8 @@ class RangeNotIntRule(Rule):
     CATALOG = ("range_float",)
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         if not (isinstance(node.func, cst.Name) and node.func.value == "range"):
             return
         env = function_types(ctx)
@@ -556,6 +575,8 @@ class TupleIndexNotConstantRule(Rule):
     CATALOG = ("tuple_index_non_constant", "tuple_slice_non_constant")
 
     def visit_Subscript(self, node: cst.Subscript, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         if len(node.slice) != 1:
             return
         env = function_types(ctx)
@@ -792,6 +813,8 @@ class MissingBuiltinMethodRule(Rule):
     CATALOG = ("int_method_missing_attr", "str_method_missing")
 
     def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         name = node.attr.value
         if name.startswith("__"):
             return
@@ -869,6 +892,8 @@ class TolistWithoutAnnotationRule(Rule):
     CATALOG = ("tolist_without_annotation",)
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value == "tolist") or node.args:
             return
@@ -959,6 +984,8 @@ class DictKeyTypeRule(Rule):
         self._annotation(node.annotation.annotation, ctx)
 
     def visit_Dict(self, node: cst.Dict, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         env = function_types(ctx)
         for element in node.elements:
             if isinstance(element, cst.DictElement):
@@ -1069,6 +1096,8 @@ class ArithmeticOnUnrefinedRule(Rule):
     CATALOG = ("any_arg_arith", "heterogeneous_list_element_used")
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         if not isinstance(node.operator, _ARITH_OPS):
             return
         env = function_types(ctx)
@@ -1172,6 +1201,8 @@ def f(n: int):
     CATALOG = ("empty_list_defaults_to_tensor_list", "empty_dict_defaults_to_str_tensor")
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         func = node.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return
@@ -1307,6 +1338,8 @@ class ListElementTypeRule(Rule):
     )
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         func = node.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return
@@ -1400,6 +1433,8 @@ class ContainerLiteralTypeRule(Rule):
             self._check(node.value, env.returns, ctx)
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
+        if _in_comprehension(ctx):
+            return
         name = dotted(node.func)
         if name and len(node.args) == 2 and ctx.resolve(name) == "torch.jit.annotate":
             declared = from_annotation(node.args[0].value, ctx.resolve)
