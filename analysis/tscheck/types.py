@@ -822,6 +822,7 @@ def build_function_types(
 
 
 _CACHE_ATTR = "_tscheck_types"
+_OVERLOAD_DECORATORS = frozenset({"overload", "_overload", "_overload_method"})
 
 
 def function_types(ctx: FunctionContext) -> FunctionTypes:
@@ -832,6 +833,14 @@ def function_types(ctx: FunctionContext) -> FunctionTypes:
         return found
     is_method = ctx.owner is not None and not ctx.info.is_staticmethod
     env = build_function_types(ctx.node, ctx.resolve, is_method=is_method, owner=ctx.owner)
+    if ctx.info.ordinal > 0 or any(
+        d.rsplit(".", 1)[-1] in _OVERLOAD_DECORATORS for d in ctx.info.decorators
+    ):
+        # Overloads: TorchScript compiles the implementation once per overload signature,
+        # so what its unannotated parameters are is not "Tensor".
+        for name, t in env.params.items():
+            if t is None or t.kind != "Module":
+                env.params[name] = None
     setattr(ctx, _CACHE_ATTR, env)
     setattr(ctx, _CACHE_ATTR + "_node", ctx.node)
     return env
