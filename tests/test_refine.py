@@ -176,6 +176,35 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         """,
         None,
     ),
+    (
+        "branch_of_a_final_flag_is_not_compiled",
+        """
+        from typing import Final
+
+        class M(nn.Module):
+            use_b: Final[bool]
+
+            def __init__(self):
+                super().__init__()
+                self.use_b = False
+
+            def forward(self, x: torch.Tensor, b: Optional[torch.Tensor] = None):
+                if self.use_b:
+                    x = x + b
+                return x if not self.use_b else x * b
+        """,
+        None,
+    ),
+    (
+        "branch_of_a_literal_is_not_compiled",
+        """
+        def f(x: torch.Tensor, b: Optional[torch.Tensor] = None) -> torch.Tensor:
+            if False:
+                return x + b
+            return x
+        """,
+        None,
+    ),
     # -- refinement that does not hold --
     (
         "continue_is_not_an_exit",

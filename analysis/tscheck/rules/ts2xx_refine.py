@@ -131,6 +131,12 @@ class _State:
         return out
 
 
+def _agreed(a: _State, b: _State) -> _State:
+    """What holds whichever of two states is the real one."""
+    optional = {n: t for n, t in a.optional.items() if b.optional.get(n) == t}
+    return _State(optional, a.refined & b.refined)
+
+
 def _join(a: _State | None, b: _State | None) -> _State | None:
     """After an `if`: a branch that exits (None) hands over the other; otherwise Optional
     joined with its refined T is Optional again (TorchScript unifies T and Optional[T])."""
@@ -198,6 +204,8 @@ class _Flow:
         self.uses: list[_Use] = []
         self.returns = _return_use(ctx)  # "" when returning an Optional is allowed
         self.seen: set[tuple[int, int]] = set()
+        self.muted = 0  # > 0 inside a branch the compiler may skip
+        self.constants = _constants(ctx) if self_name else frozenset()
         self.statement: cst.CSTNode | None = None
         # `if self.a is not None:` blocks we are inside: (the if, attributes it "tests").
         self.attr_tests: list[tuple[cst.If, frozenset[str]]] = []
@@ -354,6 +362,8 @@ class _Flow:
         tested = self.attr_refinements(node.test)
         if tested:
             self.attr_tests.append((node, tested))
+        static = self.possibly_static(node.test)
+        self.muted += static  # one branch may never be compiled: report in neither
         then = self.suite(node.body, state.narrowed(true))
         if tested:
             self.attr_tests.pop()
@@ -364,7 +374,29 @@ class _Flow:
             other = self.if_(orelse, state.narrowed(false))
         elif isinstance(orelse, cst.Else):
             other = self.suite(orelse.body, other)
+        self.muted -= static
+        if static:
+            # Only one branch is compiled, which one is unknown: what is known after it is
+            # what both branches agree on; if either exits, what follows may be dead code.
+            return _agreed(then, other) if then is not None and other is not None else _State()
         return _join(then, other)
+
+    def possibly_static(self, test: cst.BaseExpression) -> bool:
+        """A test TorchScript may decide while compiling (a bool literal, a constant or
+        Final attribute of the module): it then compiles only one branch."""
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            return self.possibly_static(test.expression)
+        if isinstance(test, cst.BooleanOperation):
+            return self.possibly_static(test.left) or self.possibly_static(test.right)
+        if isinstance(test, cst.Name):
+            return test.value in ("True", "False")
+        if (
+            isinstance(test, cst.Attribute)
+            and isinstance(test.value, cst.Name)
+            and test.value.value == self.self_name
+        ):
+            return test.attr.value in self.constants
+        return False
 
     def loop(self, node: cst.While | cst.For, state: _State) -> _State | None:
         """The body starts from the state before the loop, less what it assigns (a
@@ -454,7 +486,7 @@ class _Flow:
         self, operand: cst.BaseExpression, node: cst.CSTNode, what: str, state: _State
     ) -> None:
         inner = self.optional_type(operand, state)
-        if inner is None or (id(node), id(operand)) in self.seen:
+        if inner is None or self.muted or (id(node), id(operand)) in self.seen:
             return
         self.seen.add((id(node), id(operand)))
         refining_if = None
@@ -516,8 +548,11 @@ class _Flow:
             self.expr(node.test, state)
             true, false = self.cond(node.test)
             statement, self.statement = self.statement, None
+            static = self.possibly_static(node.test)
+            self.muted += static
             self.expr(node.body, state.narrowed(true))
             self.expr(node.orelse, state.narrowed(false))
+            self.muted -= static
             self.statement = statement
             return
         elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
@@ -656,6 +691,16 @@ def _return_use(ctx: FunctionContext) -> str:
     if found is None or found.kind not in _RETURN_KINDS:
         return ""
     return f"returning it from a function annotated `-> {found}`"
+
+
+def _constants(ctx: FunctionContext) -> frozenset[str]:
+    """`__constants__` and `Final` attributes of the class `self` is: TorchScript folds tests
+    on them."""
+    context = ctx.compiled.context
+    found: set[str] = set()
+    for _, cls in ctx.project.mro(context) if context else ():
+        found |= set(cls.constants) | set(cls.finals)
+    return frozenset(found)
 
 
 def _self_name(ctx: FunctionContext) -> str:
