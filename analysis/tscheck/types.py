@@ -308,8 +308,15 @@ def _int_literal(node: cst.BaseExpression) -> int | None:
     return None
 
 
+_NOT_LITERAL = frozenset(
+    {cst.Attribute, cst.Call, cst.BinaryOperation, cst.Subscript, cst.List, cst.Tuple}
+)
+
+
 def literal_type(node: cst.BaseExpression) -> TSType | None:
     """The type of a literal (numbers, strings, True/False/None)."""
+    if type(node) in _NOT_LITERAL:
+        return None  # the common cases, without isinstance on libcst's ABC-based classes
     if isinstance(node, cst.Integer):
         return INT
     if isinstance(node, cst.Float):

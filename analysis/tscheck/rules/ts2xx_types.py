@@ -38,13 +38,14 @@ from tscheck.walk import scripting_value
 # -- shared helpers ---------------------------------------------------------------------------
 
 
-_COMPREHENSIONS = (cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp)
+# Exact types: isinstance against libcst's ABC-based classes is slow on this hot path.
+_COMPREHENSIONS = frozenset({cst.ListComp, cst.DictComp, cst.SetComp, cst.GeneratorExp})
 
 
 def _in_comprehension(ctx: FunctionContext) -> bool:
     """Inside a comprehension, a name may be its own loop variable, which the function-wide
     model does not see: rules on expressions stay silent there."""
-    return any(isinstance(a, _COMPREHENSIONS) for a in ctx.ancestors)
+    return any(type(a) in _COMPREHENSIONS for a in ctx.ancestors)
 
 
 def _params(node: cst.FunctionDef) -> list[cst.Param]:
@@ -1651,6 +1652,7 @@ class _Flow:
         self.merged_return: TSType | None = None
         self.returns_blocked = False
         self.reported_merges: set[int] = set()
+        self.merges_pending = False  # some frame holds a _Merge
 
     def lookup(self, name: str) -> tuple[int, Entry] | None:
         for depth in range(len(self.frames) - 1, -1, -1):
@@ -1765,6 +1767,8 @@ class _Flow:
         self.frames[-1][name] = previous if isinstance(previous, TSType) else None
 
     def read(self, expr: cst.CSTNode) -> None:
+        if not self.merges_pending:
+            return  # nothing to find: the common case, and the walk's only full scan
         for name in _reads(expr):
             found = self.lookup(name.value)
             if found is None or not isinstance(found[1], _Merge):
@@ -1847,7 +1851,9 @@ class _Flow:
                     else None
                 )
                 continue
-            self.frames[-1][name] = self._merge(name, true_frame, false_frame, node)
+            merged = self._merge(name, true_frame, false_frame, node)
+            self.frames[-1][name] = merged
+            self.merges_pending = self.merges_pending or isinstance(merged, _Merge)
 
     def _merge(
         self, name: str, true_frame: dict[str, Entry], false_frame: dict[str, Entry], at: cst.If
