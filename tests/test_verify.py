@@ -343,3 +343,37 @@ def test_a_call_time_failure_is_not_refuted_by_a_clean_compile(tmp_path: Path) -
     _, doc, _ = run(tmp_path, "m.py")
     assert [(code, line) for code, line, _ in found(doc)] == [("TS303", 12)]
     assert doc["verification"]["dropped"] == 0
+
+
+def test_an_error_only_inside_torch_keeps_the_static_finding_and_stays_in_the_project(
+    tmp_path: Path,
+) -> None:
+    """`self.parameters()` fails in torch's own generator with no frame of the user's: the
+    root's compile stopped at an error nobody could peel, so it refutes nothing (TS177 stays),
+    and the TS900 sits on the root, naming torch's file, not in site-packages."""
+    write(
+        tmp_path,
+        {
+            "m.py": """
+            import torch
+            from torch import nn
+
+
+            class M(nn.Module):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.lin = nn.Linear(2, 2)
+
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    n = 0
+                    for p in self.parameters():
+                        n += 1
+                    return x
+            """
+        },
+    )
+    _, doc, _ = run(tmp_path, "m.py")
+    assert [(code, line) for code, line, _ in found(doc)] == [("TS900", 5), ("TS177", 12)]
+    ts900 = doc["diagnostics"][0]
+    assert ts900["path"] == "m.py" and "torch/nn/modules/module.py" in ts900["message"]
+    assert doc["verification"]["dropped"] == 0

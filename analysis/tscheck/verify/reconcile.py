@@ -42,7 +42,15 @@ def reconcile(
     display = display or {}
     absolute = {shown: real for real, shown in display.items()}
     functions = _functions_by_file(compiled)
-    clean_roots = {v.qualified: v for v in verdicts if v.verdict in ("ok", "errors")}
+    # A root whose compile failed where no user function holds the line (inside torch's own
+    # code, with no frame of the user's) stopped at an error nobody could peel: what it would
+    # have compiled next is unknown, so it refutes nothing.
+    clean_roots = {
+        v.qualified: v
+        for v in verdicts
+        if v.verdict in ("ok", "errors")
+        and all(e.function for e in v.errors if e.stage == "script")
+    }
     failed_functions = {
         (os.path.abspath(e.file), e.function) for v in verdicts for e in v.errors if e.function
     }
@@ -74,7 +82,12 @@ def reconcile(
     for verdict, error in errors:
         if id(error) in used:
             continue
-        out.append(_compiler_only(verdict, error, display))
+        external = (
+            error.stage == "script"
+            and bool(error.file)
+            and os.path.abspath(error.file) not in functions
+        )
+        out.append(_compiler_only(verdict, error, display, external=external))
         compiler_only += 1
     out.extend(_unverified(verdicts, display))
     out.sort(key=lambda d: d.sort_key)
@@ -136,16 +149,24 @@ def _confirm(d: Diagnostic, error: CompilerError) -> Diagnostic:
 
 
 def _compiler_only(
-    verdict: RootVerdict, error: CompilerError, display: dict[str, str]
+    verdict: RootVerdict, error: CompilerError, display: dict[str, str], *, external: bool = False
 ) -> Diagnostic:
-    file = error.file or verdict.path
-    line = error.line or 1
-    column = error.column or 0
-    end_line = error.end_line or line
-    end_column = error.end_column if error.end_column is not None else column + 1
-    where = "" if error.file else " (the compiler gave no source position)"
+    """TS900 at the compiler's range; at the root's definition when the compiler gave none,
+    or only one in code outside the project (torch's own), which the message then names."""
+    if external or not error.file:
+        file, line, column, end_line, end_column = verdict.path, verdict.line, 0, verdict.line, 0
+    else:
+        file = error.file
+        line = error.line or 1
+        column = error.column or 0
+        end_line = error.end_line or line
+        end_column = error.end_column if error.end_column is not None else column + 1
+    if external:
+        where = f" (in {error.file}:{error.line}, reached from {verdict.name})"
+    else:
+        where = "" if error.file else " (the compiler gave no source position)"
     stage = "" if error.stage == "script" else f" at {error.stage}"
-    related = [ChainLink(error.message.strip()[:2000], file, line)]
+    related = [ChainLink(error.message.strip()[:2000], error.file or file, error.line or line)]
     code = failure_code(error)
     known = ""
     if code is not None and code in RULES_BY_CODE:
