@@ -205,6 +205,31 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         """,
         None,
     ),
+    (
+        "none_test_of_a_tensor_is_static",
+        """
+        def f(x: torch.Tensor, b: Optional[torch.Tensor] = None) -> torch.Tensor:
+            if x is None:
+                return b + 1
+            return x
+        """,
+        None,
+    ),
+    (
+        "none_attribute_test_is_static",
+        """
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = None
+
+            def forward(self, x: torch.Tensor, b: Optional[torch.Tensor] = None):
+                if self.norm is not None:
+                    x = x + b
+                return x
+        """,
+        None,
+    ),
     # -- refinement that does not hold --
     (
         "continue_is_not_an_exit",

@@ -362,7 +362,7 @@ class _Flow:
         tested = self.attr_refinements(node.test)
         if tested:
             self.attr_tests.append((node, tested))
-        static = self.possibly_static(node.test)
+        static = self.possibly_static(node.test, state)
         self.muted += static  # one branch may never be compiled: report in neither
         then = self.suite(node.body, state.narrowed(true))
         if tested:
@@ -381,15 +381,26 @@ class _Flow:
             return _agreed(then, other) if then is not None and other is not None else _State()
         return _join(then, other)
 
-    def possibly_static(self, test: cst.BaseExpression) -> bool:
-        """A test TorchScript may decide while compiling (a bool literal, a constant or
-        Final attribute of the module): it then compiles only one branch."""
+    def possibly_static(self, test: cst.BaseExpression, state: _State) -> bool:
+        """A test TorchScript may decide while compiling, and then compile one branch only:
+        a bool literal, a constant or Final attribute, `hasattr`, and `is None` /
+        `isinstance` on anything not known to be Optional here (a non-Optional value, say
+        an attribute that holds None or a Tensor, makes the test a constant)."""
         if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            return self.possibly_static(test.expression)
+            return self.possibly_static(test.expression, state)
         if isinstance(test, cst.BooleanOperation):
-            return self.possibly_static(test.left) or self.possibly_static(test.right)
+            return self.possibly_static(test.left, state) or self.possibly_static(test.right, state)
         if isinstance(test, cst.Name):
             return test.value in ("True", "False")
+        subject = _none_test_subject(test)
+        if subject is None and isinstance(test, cst.Call) and test.args:
+            callee = self.ctx.resolve(dotted(test.func))
+            if callee in ("hasattr", "getattr"):
+                return True
+            if callee in _ISINSTANCE:
+                subject = test.args[0].value
+        if subject is not None:
+            return self.optional_type(subject, state) is None
         if (
             isinstance(test, cst.Attribute)
             and isinstance(test.value, cst.Name)
@@ -548,7 +559,7 @@ class _Flow:
             self.expr(node.test, state)
             true, false = self.cond(node.test)
             statement, self.statement = self.statement, None
-            static = self.possibly_static(node.test)
+            static = self.possibly_static(node.test, state)
             self.muted += static
             self.expr(node.body, state.narrowed(true))
             self.expr(node.orelse, state.narrowed(false))
@@ -1039,6 +1050,18 @@ def f(x: torch.Tensor, scale: float | None = None):
                 )
                 fixes = _assert_fix(ctx, use, name)
             ctx.report(use.node, message, fixes=fixes)
+
+
+def _none_test_subject(test: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`x` for `x is None` / `x is not None` (either side)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    if not isinstance(target.operator, (cst.Is, cst.IsNot)):
+        return None
+    if _is_none(target.comparator):
+        return test.left
+    return target.comparator if _is_none(test.left) else None
 
 
 def _none_comparison(node: cst.CSTNode) -> str | None:
