@@ -258,3 +258,16 @@ def test_unify_follows_the_compiler(a: str, b: str, merged: object) -> None:
 
     found = unify(parse(a), parse(b))
     assert (str(found) if found not in (False, None) else found) == merged
+
+
+def test_torch_factories_are_tensors_and_other_torch_calls_unknown() -> None:
+    env = env_of(
+        """
+        def f(x: Tensor):
+            return x
+        """
+    )
+    assert _expr_type(env, "torch.zeros(3)") == "Tensor"
+    assert _expr_type(env, "torch.cat([x, x])") == "Tensor"
+    assert _expr_type(env, "torch.max(x, 1)") is None  # a tuple with a dim argument
+    assert _expr_type(env, "torch.where(x)") is None  # a tuple with one argument

@@ -293,6 +293,18 @@ _TENSOR_TO_TENSOR = frozenset(
     sub sum t tanh to transpose type_as unsqueeze view view_as expand expand_as double
     bool masked_fill""".split()
 )
+# torch functions that always return one Tensor (whatever their arguments).
+_TORCH_TENSOR_FUNCTIONS = frozenset(
+    "torch." + name
+    # (not the math ops: `torch.tanh(1.0)` may bind a float overload; not `where`: one
+    # argument gives a tuple)
+    for name in """zeros ones empty full rand randn randint arange linspace tensor cat stack
+    zeros_like ones_like empty_like full_like rand_like randn_like matmul bmm mm relu
+    flatten reshape transpose permute softmax log_softmax einsum""".split()
+) | frozenset(
+    "torch.nn.functional." + name
+    for name in "relu gelu silu softmax log_softmax linear conv2d dropout".split()
+)
 _INT_RESULT_BUILTINS = {"len": INT, "int": INT, "float": FLOAT, "str": STR, "bool": BOOL}
 
 
@@ -543,8 +555,13 @@ def _call(expr: cst.Call, env: TypeEnv) -> TSType | None:
         return None
     if isinstance(func, cst.Attribute):
         name = func.attr.value
-        if _dotted(func) and env.resolve(_dotted(func)) == "torch.jit.annotate" and expr.args:
-            return from_annotation(expr.args[0].value, env.resolve)
+        written = _dotted(func)
+        if written and not env.is_local(written.split(".", 1)[0]):
+            qualified = env.resolve(written)
+            if qualified == "torch.jit.annotate" and expr.args:
+                return from_annotation(expr.args[0].value, env.resolve)
+            if qualified in _TORCH_TENSOR_FUNCTIONS:
+                return TENSOR
         receiver = type_of(func.value, env)
         if receiver is None or receiver.kind != "Tensor":
             return None
