@@ -149,3 +149,26 @@ scripted.save(io.BytesIO())
     assert ("export.py", 9, "TS504") in found
     assert ("export.py", 10, "TS507") in found
     assert not [f for f in found if f[0] == "plain.py"]
+
+
+def test_a_module_the_project_only_traces_is_not_a_default_scripting_root() -> None:
+    """torch.jit.trace runs forward as Python: its try/except is fine there. The same code in a
+    module that is scripted too, or in one nobody traces, is reported."""
+    body = """
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            return x + 1
+        except RuntimeError:
+            return x
+"""
+    text = (
+        "import torch\nfrom torch import nn\n\n"
+        + "".join(f"\nclass {name}(nn.Module):{body}\n" for name in ("Traced", "Both", "Plain"))
+        + "\nt = torch.jit.trace(Traced(), torch.ones(1))\n"
+        + "b = torch.jit.trace(Both(), torch.ones(1))\n"
+        + "s = torch.jit.script(Both())\n"
+    )
+    result = check_source("m.py", text)
+    owners = {c.info.qualname for c in result.compiled if c.mode == "compiled"}
+    assert owners == {"Both.forward", "Plain.forward"}
+    assert [d.code for d in result.diagnostics] == ["TS102", "TS102"]

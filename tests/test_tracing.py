@@ -345,7 +345,8 @@ def test_verify_traces_and_confirms_ts4xx_at_the_tracer_warnings(tmp_path: Path)
     # The condition warns and is confirmed; the loop bakes its count in silently (static only);
     # max() compares a size, which nothing static predicts: the tracer's warning is TS429.
     assert got == [("TS401", 7, "confirmed"), ("TS403", 9, None), ("TS429", 11, "compiler")]
-    assert doc["verification"]["roots"][0]["verdict"] == "ok"  # Net also scripts
+    # Net is marked traced and scripted nowhere: not a scripting root, nothing scripted.
+    assert doc["verification"]["roots"] == []
 
 
 def test_reconcile_traces_confirms_adds_ts429_and_keeps_silent_hazards() -> None:
@@ -426,8 +427,9 @@ def test_incremental_cache_keeps_the_compiled_entry_of_a_traced_function() -> No
         HAZARDS + "\n\ndef export():\n    return torch.jit.trace(Net(), (torch.ones(2),))\n"
     )
     cache = AnalysisCache()
-    first = check_source("m.py", text, Config(), cache=cache)
-    second = check_source("m.py", text, Config(), cache=cache)
+    both = Config(roots=("m.py:Net",))  # scripted as a chosen root, and traced by export()
+    first = check_source("m.py", text, both, cache=cache)
+    second = check_source("m.py", text, both, cache=cache)
     assert first.diagnostics == second.diagnostics
     assert {d.code for d in second.diagnostics} >= {"TS401", "TS402"}
     # Net.forward is compiled (an nn.Module) and traced: its compiled findings are reused,

@@ -32,7 +32,7 @@ from tscheck.reach import (
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
 from tscheck.rules.ts4xx_tracing import TracingRule
-from tscheck.trace_reach import TRACED, traced_set
+from tscheck.trace_reach import TRACED, trace_roots, traced_set
 from tscheck.walk import Dispatch, dispatch_for, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -296,7 +296,7 @@ def roots(project: Project, config: Config) -> Iterable[RootSpec]:
 
 def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
     if not config.roots:
-        return default_roots(project)
+        return _untraced(project, config, default_roots(project))
     chosen = []
     for spec in config.roots:
         path, _, name = spec.rpartition(":")
@@ -304,6 +304,32 @@ def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
             if _same_file(candidate, path, config.root):
                 chosen.append(Root(candidate, name))
     return chosen_roots(project, chosen)
+
+
+def _untraced(project: Project, config: Config, roots: Iterable[RootSpec]) -> list[RootSpec]:
+    """Default roots, less the nn.Modules the project traces and never scripts: a trace runs
+    their Python as Python (the TS4xx rules look at it), so scripting rules would be noise.
+    Reached from a scripted root (a traced class used as a submodule), they are still checked."""
+    roots = list(roots)
+    if not config.traced and not any(
+        s.kind == "trace" for f in project.files.values() for s in f.jit_sites
+    ):
+        return roots
+    traced = {
+        (summary.path, obj.qualname)
+        for summary, obj, _, _ in trace_roots(project, traced_in_config(project, config))
+    }
+    scripted: set[tuple[str, str]] = set()
+    for f in project.files.values():
+        for site in f.jit_sites:
+            found = project.lookup(site.target) if site.kind == "script" else None
+            if found is not None:
+                scripted.add((found[0].path, found[1].qualname))
+    return [
+        (summary, obj, why)
+        for summary, obj, why in roots
+        if (summary.path, obj.qualname) not in traced or (summary.path, obj.qualname) in scripted
+    ]
 
 
 def _same_file(candidate: str, spec_path: str, root: str) -> bool:
