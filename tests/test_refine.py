@@ -603,6 +603,31 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         None,
     ),
     (
+        "call_in_a_branch_the_compiler_drops",
+        """
+        from typing import Final
+
+        def g(a: int) -> int:
+            return a
+
+        class M(nn.Module):
+            legacy: Final[bool]
+
+            def __init__(self):
+                super().__init__()
+                self.legacy = False
+                self.norm = None
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                if self.legacy:
+                    x = x + g(1, 2)
+                if self.norm is not None:
+                    x = x + g("a")
+                return x
+        """,
+        None,
+    ),
+    (
         "int_to_float_parameter",
         """
         def g(a: float) -> float:
@@ -682,6 +707,7 @@ def _reports(code: str) -> list[tuple[str, int]]:
     module = _module(code)
     root = _target(module).split("(")[0]
     result = check_source("case.py", module, Config(roots=(f"case.py:{root}",)))
+    assert result.internal_errors == (), result.internal_errors  # a crash reports nothing
     offset = HEADER.count("\n")
     return [(d.code, d.range.start.line - offset) for d in result.diagnostics if d.code in CODES]
 

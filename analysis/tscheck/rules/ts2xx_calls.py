@@ -11,6 +11,7 @@ project functions), and only when the callee's def is in the same file and is a 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ import libcst as cst
 from tscheck.cstwalk import children
 from tscheck.index import FunctionInfo
 from tscheck.model import Family
-from tscheck.rules.base import FunctionContext, Rule, ex
+from tscheck.rules.base import FunctionContext, Rule, dotted, ex
 from tscheck.rules.ts3xx_decorators import _callee as resolve_callee
 from tscheck.types import from_annotation, function_types, literal_type
 
@@ -194,6 +195,51 @@ def _one_submodule(ctx: FunctionContext, attr: str) -> bool:
         if any(a.attr == attr and a.shape != "call" for a in cls.init_attrs):
             return False
     return len(targets) == 1
+
+
+def _in_static_branch(ctx: FunctionContext, node: cst.CSTNode) -> bool:
+    """Inside a branch of an `if` or ternary whose test TorchScript may fold while compiling
+    (then that branch may never be compiled): a bool literal, a Final / `__constants__`
+    attribute, `hasattr`, or an `is None` / `isinstance` test of anything but a name typed
+    Optional."""
+    path = [*ctx.ancestors, node]
+    for parent, child in itertools.pairwise(path):
+        if isinstance(parent, (cst.If, cst.IfExp)) and child is not parent.test:
+            if _may_fold(ctx, parent.test):
+                return True
+    return False
+
+
+def _may_fold(ctx: FunctionContext, test: cst.BaseExpression) -> bool:
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _may_fold(ctx, test.expression)
+    if isinstance(test, cst.BooleanOperation):
+        return _may_fold(ctx, test.left) or _may_fold(ctx, test.right)
+    if isinstance(test, cst.Name):
+        return test.value in ("True", "False")
+    if isinstance(test, cst.Attribute) and dotted(test).startswith("self."):
+        context = ctx.compiled.context
+        for _, cls in ctx.project.mro(context) if context else ():
+            if test.attr.value in cls.constants or test.attr.value in cls.finals:
+                return True
+        return False
+    subject: cst.BaseExpression | None = None
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        if isinstance(target.operator, (cst.Is, cst.IsNot)):
+            subject = test.left
+    elif isinstance(test, cst.Call) and test.args:
+        callee = ctx.resolve(dotted(test.func))
+        if callee in ("hasattr", "getattr"):
+            return True
+        if callee in ("isinstance", "torch.jit.isinstance"):
+            subject = test.args[0].value
+    if subject is None:
+        return False
+    if isinstance(subject, cst.Name):
+        found = function_types(ctx).name_type(subject.value)
+        return found is None or not found.is_optional
+    return True
 
 
 def _plain(info: FunctionInfo) -> bool:
@@ -372,7 +418,7 @@ class CallArgumentsMismatchRule(Rule):
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         found = _signature(ctx, node)
-        if found is None:
+        if found is None or _in_static_branch(ctx, node):
             return
         problem, _ = _binding(found.signature, node)
         if not problem:
@@ -461,7 +507,7 @@ class CallArgumentTypeRule(Rule):
 
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         found = _signature(ctx, node)
-        if found is None:
+        if found is None or _in_static_branch(ctx, node):
             return
         problem, bound = _binding(found.signature, node)
         if problem:
