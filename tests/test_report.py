@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from tscheck import report
@@ -111,3 +112,8 @@ def test_markdown_anchor_matches_the_rule_url() -> None:
     md = report.rules_markdown([RULE])
     assert "[TS101](#ts101-lambda)" in md and "\n## TS101 lambda\n" in md
     assert RULE.url.endswith("#ts101-lambda")
+
+
+def test_a_tracing_hazard_says_traced_via() -> None:
+    d = dataclasses.replace(diag(chain=(link("Net"), link("Net.forward"))), code="TS401")
+    assert report.chain_text(d) == "traced via Net.forward"

@@ -47,8 +47,9 @@ def fixable(d: Diagnostic) -> bool:
 
 
 def chain_text(d: Diagnostic) -> str:
-    """`compiled via Net.forward -> Net.helper`, one short line; the root's file is named when
-    the chain starts in another file. Empty when the diagnostic has no chain."""
+    """`compiled via Net.forward -> Net.helper` (`traced via` for tracing hazards), one short
+    line; the root's file is named when the chain starts in another file. Empty when the
+    diagnostic has no chain."""
     if not d.chain:
         return ""
     names: list[str] = []
@@ -61,7 +62,9 @@ def chain_text(d: Diagnostic) -> str:
         names.pop(0)
     if len(names) > _CHAIN_MAX:
         names = [*names[:2], "...", *names[-(_CHAIN_MAX - 3) :]]
-    text = "compiled via " + " -> ".join(names)
+    # The TS4xx rules look at what a trace runs (as Python), not at compiled code.
+    verb = "traced via " if d.code.startswith("TS4") else "compiled via "
+    text = verb + " -> ".join(names)
     root = d.chain[0]
     if root.path and root.path != d.path:
         text += f" (from {root.path}:{root.line})"
