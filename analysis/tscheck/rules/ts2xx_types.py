@@ -23,6 +23,7 @@ from tscheck.types import (
     INT,
     NONE,
     STR,
+    TENSOR,
     FunctionTypes,
     Resolve,
     TSType,
@@ -223,8 +224,10 @@ class UnannotatedNonTensorParamRule(Rule):
     (`all inputs of range must be ints`), and a list index compiles but every call that
     passes a Python int fails (`Expected a value of type 'Tensor (inferred)'`).
 
+    With a default of `None` the parameter is `Optional[Tensor]`: the same uses fail.
+
     **How to fix.** Annotate the parameter with the type it has: `n: int`,
-    `reduction: str = "mean"`, `flag: bool = False`.
+    `reduction: str = "mean"`, `flag: bool = False`, `size: Optional[int] = None`.
     """
     VALID = (
         ex(
@@ -342,6 +345,29 @@ def f(x, prefix: str):
             line=4,
             error="'Tensor (inferred)' object has no attribute or method 'append'",
         ),
+        ex(
+            """
+            import torch
+            from typing import Optional
+
+            def f(x, size=None):
+                if size is not None:
+                    for _ in range(size):
+                        x = x + 1
+                return x
+            """,
+            line=6,
+            error="all inputs of range must be ints, found Tensor (inferred)",
+            fixed="""import torch
+from typing import Optional
+
+def f(x, size: Optional[int] = None):
+    if size is not None:
+        for _ in range(size):
+            x = x + 1
+    return x
+""",
+        ),
     )
     CATALOG = ("unannotated_arg_is_tensor_range", "unannotated_arg_is_tensor_list_index")
 
@@ -407,6 +433,7 @@ def f(x, prefix: str):
             node.slice[0].slice.value,
             ctx,
             "indexes a list: the function compiles, but every call that passes an int fails",
+            none_default=False,
         )
 
     def _use(
@@ -415,27 +442,39 @@ def f(x, prefix: str):
         ctx: FunctionContext,
         why: str,
         wanted: TSType | None = INT,
+        none_default: bool = True,
     ) -> None:
+        """Report an unannotated parameter used as `wanted` (None: some container type).
+        `none_default`: also when its default is None (TorchScript: Optional[Tensor])."""
         if not isinstance(value, cst.Name):
             return
         env = function_types(ctx)
         t = env.params.get(value.value)
-        if t is None or not t.inferred or not _unbound_param(env, value.value):
+        if t is None or not _unbound_param(env, value.value):
             return
         param = next(p for p in _params(ctx.node) if p.name.value == value.value)
-        if param.default is not None:
-            return  # reported (or typed by its default) in check_function
+        if param.annotation is not None:
+            return
+        default = param.default
+        optional = isinstance(default, cst.Name) and default.value == "None"
+        if optional and none_default and t == optional_of(TENSOR):
+            wanted = optional_of(wanted) if wanted is not None else None
+            assumed = "Optional[Tensor] (its default is None)"
+        elif default is None and t.inferred:
+            assumed = "Tensor"
+        else:
+            return  # other defaults: reported (or typed by the default) in check_function
         if wanted is None:
             ctx.report(
                 value,
-                f"`{value.value}` has no annotation, so TorchScript types it as Tensor; it "
+                f"`{value.value}` has no annotation, so TorchScript types it as {assumed}; it "
                 f"{why}. Annotate it with its type (`List[...]`, `Dict[...]`)",
             )
             return
         ctx.report(
             value,
-            f"`{value.value}` has no annotation, so TorchScript types it as Tensor; it {why}. "
-            f"Annotate it `{value.value}: {_spell(wanted, ctx)}`",
+            f"`{value.value}` has no annotation, so TorchScript types it as {assumed}; it "
+            f"{why}. Annotate it `{value.value}: {_spell(wanted, ctx)}`",
             fixes=(_annotate_fix(param, wanted, ctx),),
         )
 
