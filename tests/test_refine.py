@@ -628,6 +628,24 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         None,
     ),
     (
+        "overloaded_implementation_is_typed_per_overload",
+        """
+        def g(a: str) -> int:
+            return len(a)
+
+        @torch.jit._overload
+        def h(x: str) -> int:
+            ...
+
+        def h(x):
+            return g(x)
+
+        def f(s: str) -> int:
+            return h(s)
+        """,
+        None,
+    ),
+    (
         "int_to_float_parameter",
         """
         def g(a: float) -> float:

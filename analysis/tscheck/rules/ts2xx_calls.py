@@ -579,6 +579,8 @@ def _arg_type(ctx: FunctionContext, arg: cst.BaseExpression) -> str | None:
 
 
 def _param_of_caller(ctx: FunctionContext, name: str) -> str | None:
+    if _overloaded(ctx, ctx.info):
+        return None  # an overloaded implementation is compiled once per overload's types
     params = ctx.node.params
     for param in (*params.params, *params.kwonly_params):
         if param.name.value != name:
