@@ -442,6 +442,22 @@ CASES: list[tuple[str, str, tuple[str, int] | None]] = [
         ("TS231", 11),
     ),
     (
+        "attribute_copied_but_not_tested",
+        """
+        class M(nn.Module):
+            bias: Optional[torch.Tensor]
+
+            def __init__(self):
+                super().__init__()
+                self.bias = None
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                b = self.bias
+                return x + b
+        """,
+        ("TS230", 10),
+    ),
+    (
         "attribute_annotated_in_init_is_ignored",
         """
         class M(nn.Module):

@@ -325,6 +325,8 @@ class _Flow:
                 out.optional[name] = declared  # `x = torch.jit.annotate(Optional[T], ...)`
             elif source is not None and source in state.optional:
                 out.optional[name] = state.optional[source]
+            elif self.optional_attr(value):
+                out.optional[name] = self.attrs[self.optional_attr(value)]  # `b = self.bias`
             elif was_declared and (
                 _never_none(value)
                 or (source is not None and source in state.refined)
