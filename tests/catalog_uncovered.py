@@ -25,18 +25,10 @@ UNCOVERED: dict[str, str] = {
     "call_time_list_index_out_of_range": CALL_TIME,
     "raise_custom_exception_class": "raising is allowed; the snippet fails because it raises",
     # -- no source: Python-side, before any compile --
-    "exec_defined_function_no_source": "code built with exec has no source file",
-    "exec_defined_function_with_module_name": "code built with exec has no source file",
-    "script_lambda_directly": "scripts a lambda object at run time: the verifier reports it",
-    "script_builtin_function": "scripts a builtin object at run time: the verifier reports it",
-    "script_nn_module_class_not_instance": "passes a class where an instance is needed: run time",
     "lazy_module_uninitialized": "lazy modules are initialised by a forward call at run time",
     "dataclass_used_before_explicit_script": "depends on the order of scripting calls at run time",
     "closure_captured_int": "scripts a closure that make() returns at run time",
     "closure_captured_list": "scripts a closure that make() returns at run time",
-    "non_exported_method_called_on_scripted": (
-        "the catalog runner calls the method; the snippet has no call for TS301 to see"
-    ),
 }
 
 

@@ -45,11 +45,26 @@ CLAIMS = {name: rule.code for rule in ALL_RULES for name in rule.CATALOG}
 pytestmark = pytest.mark.skipif(CATALOG_PATH is None, reason="shared/torchscript not found")
 
 
-def analyze(case: dict[str, Any]):  # type: ignore[no-untyped-def]
+def runner_code(case: dict[str, Any]) -> tuple[str, str]:
+    """The snippet as the catalog runner uses it, and its target. The runner scripts the
+    target (and calls a method on the result); where the target is not a def or a call
+    (`g` for a lambda, `math.sqrt`, `fn` taken from an exec namespace, a class), or the runner
+    calls a method, those steps are appended so the call site exists as the runner makes it."""
     code = CATALOG["header"] + case["snippet"]
     if not code.endswith("\n"):
         code += "\n"
     target = case.get("target") or ("M()" if re.search(r"^class M\b", code, re.M) else "f")
+    defs = rf"^(async\s+)?def\s+{re.escape(target)}\b"
+    if "(" not in target and not re.search(defs, code, re.M):
+        code += f"_scripted = torch.jit.script({target})\n"
+    if case.get("method") and case.get("call"):
+        code += f"_scripted = torch.jit.script({target})\n"
+        code += f"_scripted.{case['method']}(*{case['call']})\n"
+    return code, target
+
+
+def analyze(case: dict[str, Any]):  # type: ignore[no-untyped-def]
+    code, target = runner_code(case)
     root = re.match(r"[A-Za-z_][A-Za-z_0-9]*", target)
     assert root is not None
     config = Config(roots=(f"case.py:{root.group(0)}",))

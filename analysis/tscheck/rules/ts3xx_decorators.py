@@ -413,7 +413,7 @@ y = sm.helper(torch.ones(1))
             error="object has no attribute 'scale'",
         ),
     )
-    CATALOG = ()
+    CATALOG = ("non_exported_method_called_on_scripted",)
 
     def check_file(self, ctx: FileContext) -> None:
         sites = [s for s in ctx.summary.jit_sites if s.kind == "method"]
