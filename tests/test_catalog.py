@@ -49,17 +49,22 @@ def runner_code(case: dict[str, Any]) -> tuple[str, str]:
     """The snippet as the catalog runner uses it, and its target. The runner scripts the
     target (and calls a method on the result); where the target is not a def or a call
     (`g` for a lambda, `math.sqrt`, `fn` taken from an exec namespace, a class), or the runner
-    calls a method, those steps are appended so the call site exists as the runner makes it."""
+    calls a method, those steps are appended (in a function never called) so the call site
+    exists as the runner makes it."""
     code = CATALOG["header"] + case["snippet"]
     if not code.endswith("\n"):
         code += "\n"
     target = case.get("target") or ("M()" if re.search(r"^class M\b", code, re.M) else "f")
     defs = rf"^(async\s+)?def\s+{re.escape(target)}\b"
+    steps = []
     if "(" not in target and not re.search(defs, code, re.M):
-        code += f"_scripted = torch.jit.script({target})\n"
+        steps.append(f"_scripted = torch.jit.script({target})")
     if case.get("method") and case.get("call"):
-        code += f"_scripted = torch.jit.script({target})\n"
-        code += f"_scripted.{case['method']}(*{case['call']})\n"
+        steps.append(f"_scripted = torch.jit.script({target})")
+        steps.append(f"_scripted.{case['method']}(*{case['call']})")
+    if steps:
+        # In a function, so that importing the file (--verify does) runs none of it.
+        code += "\n\ndef _catalog_runner():\n" + "".join(f"    {s}\n" for s in steps)
     return code, target
 
 
