@@ -660,13 +660,9 @@ def _params(node: cst.FunctionDef, resolve: Resolve, is_method: bool) -> dict[st
         elif comment_types is not None:
             found[name] = next(positional, None)
         else:
-            # TorchScript assumes Tensor for an unannotated parameter (even with a default
-            # of None, which becomes Optional[Tensor]).
-            default = param.default
-            if default is not None and isinstance(default, cst.Name) and default.value == "None":
-                found[name] = optional_of(TENSOR)
-            else:
-                found[name] = INFERRED_TENSOR
+            # TorchScript assumes Tensor for an unannotated parameter, even with a default
+            # of None: the schema reads `Tensor mask=[ Tensor (undefined) ]`, not Optional.
+            found[name] = INFERRED_TENSOR
     return found
 
 

@@ -23,7 +23,6 @@ from tscheck.types import (
     INT,
     NONE,
     STR,
-    TENSOR,
     FunctionTypes,
     Resolve,
     TSType,
@@ -224,7 +223,8 @@ class UnannotatedNonTensorParamRule(Rule):
     (`all inputs of range must be ints`), and a list index compiles but every call that
     passes a Python int fails (`Expected a value of type 'Tensor (inferred)'`).
 
-    With a default of `None` the parameter is `Optional[Tensor]`: the same uses fail.
+    With a default of `None` the parameter is still a `Tensor` (the default is an undefined
+    tensor): the same uses fail, and the annotation to add is `Optional[...]`.
 
     **How to fix.** Annotate the parameter with the type it has: `n: int`,
     `reduction: str = "mean"`, `flag: bool = False`, `size: Optional[int] = None`.
@@ -445,7 +445,8 @@ def f(x, size: Optional[int] = None):
         none_default: bool = True,
     ) -> None:
         """Report an unannotated parameter used as `wanted` (None: some container type).
-        `none_default`: also when its default is None (TorchScript: Optional[Tensor])."""
+        `none_default`: also when its default is None (TorchScript: still a Tensor, whose
+        default is an undefined Tensor)."""
         if not isinstance(value, cst.Name):
             return
         env = function_types(ctx)
@@ -457,9 +458,9 @@ def f(x, size: Optional[int] = None):
             return
         default = param.default
         optional = isinstance(default, cst.Name) and default.value == "None"
-        if optional and none_default and t == optional_of(TENSOR):
+        if optional and none_default and t.inferred:
             wanted = optional_of(wanted) if wanted is not None else None
-            assumed = "Optional[Tensor] (its default is None)"
+            assumed = "Tensor (a default of None does not make it Optional)"
         elif default is None and t.inferred:
             assumed = "Tensor"
         else:
