@@ -83,9 +83,7 @@ def test_unannotated_parameter_is_inferred_tensor_and_self_is_the_module() -> No
     assert str(env.params["self"]) == "Module"
     assert str(env.params["x"]) == "Tensor (inferred)"
     assert str(env.params["n"]) == "int"
-    assert (
-        str(env.params["m"]) == "Tensor (inferred)"
-    )  # the schema: Tensor m=[ Tensor (undefined) ]
+    assert str(env.params["m"]) == "Tensor (inferred)"  # schema: m=[ Tensor (undefined) ]
     assert env.params["k"] is None
 
 
