@@ -90,6 +90,30 @@ def test_ignored_and_unused_methods_reached_keep_only_their_signature() -> None:
     assert "Net.ignored" not in compiled(result)
 
 
+def test_decorators_imported_from_torch_jit_internal_count_too() -> None:
+    """torch/nn/functional.py writes `from torch._jit_internal import unused as _jit_unused`."""
+    result = run(
+        {
+            "m.py": """
+            import torch
+            from torch._jit_internal import unused as _jit_unused
+
+
+            @_jit_unused
+            def helper(x: torch.Tensor) -> torch.Tensor:
+                return (lambda y: y)(x)
+
+
+            @torch.jit.script
+            def main(x: torch.Tensor) -> torch.Tensor:
+                return helper(x)
+            """
+        }
+    )
+    assert set(compiled(result, "signature")) == {"helper"}
+    assert result.diagnostics == ()
+
+
 def test_submodules_in_containers_are_compiled_even_if_never_called() -> None:
     result = run(
         {

@@ -23,6 +23,10 @@ MODIFIERS = {
     "torch.jit.ignore": "ignore",
     "torch.jit.unused": "unused",
     "torch.jit.script_method": "export",
+    # Where torch.jit's decorators live (torch/nn/functional.py imports `unused` from there).
+    "torch._jit_internal.export": "export",
+    "torch._jit_internal.ignore": "ignore",
+    "torch._jit_internal.unused": "unused",
 }
 NN_CONTAINERS = frozenset({"torch.nn.Sequential", "torch.nn.ModuleList", "torch.nn.ModuleDict"})
 
