@@ -162,15 +162,16 @@ def _values_of(ctx: FileContext, item: _CallIn, name: str) -> Values | None:
     """What `name = value` statements bind `name` to where the call reads it: its scope's, else
     the module's; None when anything else binds it (a parameter, import, def, loop...)."""
     module = ctx.module
-    if not _enclosing_ok(module, item.scope) or name in _lambda_params(module):
+    if not _enclosing_ok(module, item.scope):
+        return None
+    values: Values | None = None
+    local = _scope_bindings(ctx, item.scope) if item.scope is not None else {}
+    values = local[name] if name in local else _scope_bindings(ctx, None).get(name)
+    if not values or name in _lambda_params(module):
         return None
     if re.search(rf"\bglobal\b[^\n]*\b{re.escape(name)}\b", ctx.text):
         return None  # a function may rebind the module's name
-    if item.scope is not None:
-        local = _scope_bindings(ctx, item.scope)
-        if name in local:
-            return local[name]
-    return _scope_bindings(ctx, None).get(name)
+    return values
 
 
 def _unbound_here(ctx: FileContext, item: _CallIn, head: str) -> bool:
@@ -401,10 +402,8 @@ class ScriptBuiltinRule(Rule):
     def check_file(self, ctx: FileContext) -> None:
         for item, arg in _script_args(ctx):
             name = dotted(arg)
-            if not name or not _unbound_here(ctx, item, name.split(".")[0]):
-                continue
-            kind = _builtin(ctx.resolve(name))
-            if kind is None:
+            kind = _builtin(ctx.resolve(name)) if name else None
+            if kind is None or not _unbound_here(ctx, item, name.split(".")[0]):
                 continue
             ctx.report(
                 arg,
@@ -525,7 +524,7 @@ def export():
     def check_file(self, ctx: FileContext) -> None:
         for item, arg in _script_args(ctx):
             name = dotted(arg)
-            if not name or not _unbound_here(ctx, item, name.split(".")[0]):
+            if not name:
                 continue
             qualified = ctx.resolve(name)
             hit = ctx.project.lookup_class(qualified)
@@ -533,6 +532,8 @@ def export():
                 if not ctx.project.is_module_class(ctx.project.qualified_class(*hit)):
                     continue
             elif not is_torch_module(qualified):
+                continue
+            if not _unbound_here(ctx, item, name.split(".")[0]):
                 continue
             fixes: tuple[Fix, ...] = ()
             if hit is not None and self._no_init_args(ctx, *hit):
