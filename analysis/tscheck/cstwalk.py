@@ -134,3 +134,15 @@ def preorder(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             below = list(children(current))
             below.reverse()
             stack.extend(below)
+
+
+def dotted(node: cst.BaseExpression) -> str:
+    """`a.b.c` for a Name/Attribute chain, "" for anything else."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return ""

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import libcst as cst
 
+from tscheck.cstwalk import dotted
+
 if TYPE_CHECKING:
     from tscheck.index import ClassInfo
     from tscheck.rules.base import FunctionContext
@@ -217,7 +219,7 @@ def from_annotation(expr: cst.BaseExpression, resolve: Resolve) -> TSType | None
             return None
         return union_of((left, right))
     if isinstance(expr, cst.Subscript):
-        generic = _generic_name(_dotted(expr.value), resolve)
+        generic = _generic_name(dotted(expr.value), resolve)
         if generic is None:
             return None
         args: list[TSType] = []
@@ -229,7 +231,7 @@ def from_annotation(expr: cst.BaseExpression, resolve: Resolve) -> TSType | None
                 return None
             args.append(arg)
         return _generic(generic, tuple(args))
-    written = _dotted(expr)
+    written = dotted(expr)
     return _type_name(written, resolve) if written else None
 
 
@@ -247,17 +249,6 @@ def _generic(kind: str, args: tuple[TSType, ...]) -> TSType | None:
     if kind == "Tuple":
         return tuple_of(*args)
     return None
-
-
-def _dotted(node: cst.BaseExpression) -> str:
-    parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return ""
 
 
 # -- expressions ------------------------------------------------------------------------------
@@ -555,7 +546,7 @@ def _call(expr: cst.Call, env: TypeEnv) -> TSType | None:
         return None
     if isinstance(func, cst.Attribute):
         name = func.attr.value
-        written = _dotted(func)
+        written = dotted(func)
         if written and not env.is_local(written.split(".", 1)[0]):
             qualified = env.resolve(written)
             if qualified == "torch.jit.annotate" and expr.args:

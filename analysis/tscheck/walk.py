@@ -10,7 +10,7 @@ marked `frontend` still visit it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import libcst as cst
 
@@ -123,14 +123,18 @@ class _Walker:
         self.ctx.ancestors.pop()
 
 
-def scripting_value(test: cst.BaseExpression) -> bool | None:
-    """The value of `test` while TorchScript compiles, when `torch.jit.is_scripting()` decides
-    it (folded through `not`, `and`, `or`); None otherwise. Mirrors index.is_scripting_test."""
+# What the compiler takes these zero-argument calls to be while it compiles.
+SCRIPTING_FLAGS = {"is_scripting": True, "_is_scripting": True}
+
+
+def flag_value(test: cst.BaseExpression, flags: Mapping[str, bool]) -> bool | None:
+    """The value of `test` when calls named in `flags` (`torch.jit.is_scripting()`, ...)
+    decide it, folded through `not`, `and`, `or`; None otherwise."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        inner = scripting_value(test.expression)
+        inner = flag_value(test.expression, flags)
         return None if inner is None else not inner
     if isinstance(test, cst.BooleanOperation):
-        left, right = scripting_value(test.left), scripting_value(test.right)
+        left, right = flag_value(test.left, flags), flag_value(test.right, flags)
         decisive = isinstance(test.operator, cst.Or)
         if decisive in (left, right):
             return decisive
@@ -138,9 +142,14 @@ def scripting_value(test: cst.BaseExpression) -> bool | None:
             return left
         return None
     if isinstance(test, cst.Call) and not test.args:
-        if dotted(test.func).split(".")[-1] in ("is_scripting", "_is_scripting"):
-            return True
+        return flags.get(dotted(test.func).split(".")[-1])
     return None
+
+
+def scripting_value(test: cst.BaseExpression) -> bool | None:
+    """The value of `test` while TorchScript compiles, when `torch.jit.is_scripting()` decides
+    it; None otherwise. Mirrors index.is_scripting_test."""
+    return flag_value(test, SCRIPTING_FLAGS)
 
 
 def scripting_split(

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 import libcst as cst
 
+from tscheck.cstwalk import dotted as dotted  # re-exported: the rules import it from here
 from tscheck.index import ClassInfo, FileSummary, FunctionInfo
 from tscheck.model import ChainLink, Example, Family, Fix, Range, RuleInfo, Severity, TextEdit
 from tscheck.parse import ParsedBlocks
@@ -227,18 +228,6 @@ class FileContext(_Reporter):
 
 
 Handler = Callable[[cst.CSTNode, FunctionContext], None]
-
-
-def dotted(node: cst.BaseExpression) -> str:
-    """`a.b.c` for a Name/Attribute chain, "" for anything else."""
-    parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
-        return ".".join(reversed(parts))
-    return ""
 
 
 def ex(code: str, **kwargs: object) -> Example:

@@ -26,6 +26,7 @@ import libcst as cst
 from tscheck import cstwalk
 from tscheck.model import Family, Severity
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
+from tscheck.walk import flag_value
 
 TENSOR = "tensor"  # a traced tensor
 LIKE = "like"  # a traced input: a tensor or a tuple/list/dict of tensors
@@ -357,27 +358,19 @@ def _call_kind_plain(call: cst.Call, facts: _Facts, ctx: FunctionContext) -> str
 # -- where the trace does not go ---------------------------------------------------------------
 
 
+# While tracing, `torch.jit.is_tracing()` is True and `torch.jit.is_scripting()` False.
+_TRACING_FLAGS = {
+    "is_tracing": True,
+    "_is_tracing": True,
+    "is_scripting": False,
+    "_is_scripting": False,
+}
+
+
 def _tracing_value(test: cst.BaseExpression) -> bool | None:
     """The value of `test` while tracing, when `torch.jit.is_tracing()` (True) or
     `torch.jit.is_scripting()` (False) decides it, through `not`, `and`, `or`."""
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        inner = _tracing_value(test.expression)
-        return None if inner is None else not inner
-    if isinstance(test, cst.BooleanOperation):
-        left, right = _tracing_value(test.left), _tracing_value(test.right)
-        decisive = isinstance(test.operator, cst.Or)
-        if decisive in (left, right):
-            return decisive
-        if left is not None and left == right:
-            return left
-        return None
-    if isinstance(test, cst.Call) and not test.args:
-        last = dotted(test.func).split(".")[-1]
-        if last in ("is_tracing", "_is_tracing"):
-            return True
-        if last in ("is_scripting", "_is_scripting"):
-            return False
-    return None
+    return flag_value(test, _TRACING_FLAGS)
 
 
 def _skipped(node: cst.CSTNode, ctx: FunctionContext) -> bool:
