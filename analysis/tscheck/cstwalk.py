@@ -146,3 +146,45 @@ def dotted(node: cst.BaseExpression) -> str:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return ""
+
+
+def mentioned_names(node: cst.CSTNode) -> set[str]:
+    """Every name a piece of code mentions (attribute names after a dot are not names)."""
+    out: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            out.add(current.value)
+        elif isinstance(current, cst.Attribute):
+            stack.append(current.value)
+            continue
+        stack.extend(children(current))
+    return out
+
+
+def bound_names(node: cst.CSTNode) -> set[str]:
+    """Names a piece of code binds (any target shape, loops, with, nested defs)."""
+    assigned: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        targets: list[cst.BaseExpression] = []
+        if isinstance(current, cst.Assign):
+            targets = [t.target for t in current.targets]
+        elif isinstance(current, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
+            targets = [current.target]
+        elif isinstance(current, (cst.For, cst.CompFor)):
+            targets = [current.target]
+        elif isinstance(current, cst.AsName):
+            targets = [current.name] if isinstance(current.name, cst.BaseExpression) else []
+        elif isinstance(current, cst.Del):
+            targets = [current.target]
+        elif isinstance(current, (cst.Global, cst.Nonlocal)):
+            assigned.update(n.name.value for n in current.names)
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            assigned.add(current.name.value)
+        for target in targets:
+            assigned |= mentioned_names(target)
+        stack.extend(children(current))
+    return assigned

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from tscheck.cstwalk import children
+from tscheck import cstwalk
 from tscheck.index import FunctionInfo
 from tscheck.model import Family
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
@@ -146,7 +146,7 @@ _ASSIGNED: list[tuple[cst.FunctionDef, frozenset[str]]] = []
 def _assigned(ctx: FunctionContext) -> frozenset[str]:
     if _ASSIGNED and _ASSIGNED[0][0] is ctx.node:
         return _ASSIGNED[0][1]
-    found = frozenset(_bound_names(ctx.node.body))
+    found = frozenset(cstwalk.bound_names(ctx.node.body))
     _ASSIGNED[:] = [(ctx.node, found)]
     return found
 
@@ -610,35 +610,6 @@ def _local_type(ctx: FunctionContext, name: str) -> str | None:
 def _is_self(ctx: FunctionContext, param: cst.Param) -> bool:
     params: Sequence[cst.Param] = ctx.node.params.params
     return ctx.owner is not None and bool(params) and params[0] is param
-
-
-def _bound_names(body: cst.CSTNode) -> set[str]:
-    """Every name assigned anywhere in `body` (any target shape, loops, with, walrus)."""
-    out: set[str] = set()
-    stack: list[cst.CSTNode] = [body]
-    while stack:
-        node = stack.pop()
-        targets: list[cst.CSTNode] = []
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-        elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-            targets = [node.target]
-        elif isinstance(node, cst.AsName):
-            targets = [node.name]
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            out.update(n.name.value for n in node.names)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            out.add(node.name.value)
-        for target in targets:
-            inner: list[cst.CSTNode] = [target]
-            while inner:
-                t = inner.pop()
-                if isinstance(t, cst.Name):
-                    out.add(t.value)
-                elif isinstance(t, (cst.Tuple, cst.List, cst.StarredElement, cst.Element)):
-                    inner.extend(children(t))
-        stack.extend(children(node))
-    return out
 
 
 RULES = (CallArgumentsMismatchRule, CallArgumentTypeRule)

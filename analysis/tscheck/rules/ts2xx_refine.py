@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from tscheck import cstwalk
 from tscheck.cstwalk import children
 from tscheck.index import ClassInfo
 from tscheck.model import Family, Fix, Range, TextEdit
@@ -246,7 +247,7 @@ class _Flow:
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
             return state.forget([node.name.value])
         # try / match and anything else TorchScript does not compile: forget what they touch.
-        return state.forget(_touched(node))
+        return state.forget(cstwalk.mentioned_names(node))
 
     def smalls(self, nodes: Sequence[cst.BaseSmallStatement], state: _State) -> _State | None:
         first = True
@@ -414,7 +415,7 @@ class _Flow:
     def loop(self, node: cst.While | cst.For, state: _State) -> _State | None:
         """The body starts from the state before the loop, less what it assigns (a
         loop-carried variable's type is unknown here)."""
-        assigned = _assigned(node.body)
+        assigned = cstwalk.bound_names(node.body)
         if isinstance(node, cst.For):
             self.expr(node.iter, state)
             self.operand_use(node.iter, node.iter, "a for loop", state)
@@ -624,48 +625,6 @@ def _bound(target: cst.BaseExpression) -> Iterator[str]:
             yield from _bound(element.value)
     elif isinstance(target, cst.StarredElement):
         yield from _bound(target.value)
-
-
-def _touched(node: cst.CSTNode) -> set[str]:
-    """Every name a piece of code mentions (attribute names after a dot are not names)."""
-    out: set[str] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            out.add(current.value)
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)
-            continue
-        stack.extend(children(current))
-    return out
-
-
-def _assigned(node: cst.CSTNode) -> set[str]:
-    """Names a piece of code binds (any target shape, loops, with, nested defs)."""
-    assigned: set[str] = set()
-    stack: list[cst.CSTNode] = [node]
-    while stack:
-        current = stack.pop()
-        targets: list[cst.BaseExpression] = []
-        if isinstance(current, cst.Assign):
-            targets = [t.target for t in current.targets]
-        elif isinstance(current, (cst.AnnAssign, cst.AugAssign, cst.NamedExpr)):
-            targets = [current.target]
-        elif isinstance(current, (cst.For, cst.CompFor)):
-            targets = [current.target]
-        elif isinstance(current, cst.AsName):
-            targets = [current.name] if isinstance(current.name, cst.BaseExpression) else []
-        elif isinstance(current, cst.Del):
-            targets = [current.target]
-        elif isinstance(current, (cst.Global, cst.Nonlocal)):
-            assigned.update(n.name.value for n in current.names)
-        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
-            assigned.add(current.name.value)
-        for target in targets:
-            assigned |= _touched(target)
-        stack.extend(children(current))
-    return assigned
 
 
 _NEVER_NONE = (
@@ -1240,7 +1199,9 @@ def _local_copy_fix(ctx: FunctionContext, flow: _Flow, use: _Use, attr: str) -> 
     if_node = use.refining_if
     if if_node is None:
         return ()
-    if attr in _touched(ctx.node.body) or attr in _touched(ctx.node.params):
+    if attr in cstwalk.mentioned_names(ctx.node.body) or attr in cstwalk.mentioned_names(
+        ctx.node.params
+    ):
         return ()
     occurrences: list[cst.CSTNode] = []
     for part in (if_node.test, if_node.body):
