@@ -21,7 +21,7 @@ from tscheck import cstwalk
 from tscheck.index import FunctionInfo
 from tscheck.model import Family
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
-from tscheck.rules.ts3xx_decorators import _callee as resolve_callee
+from tscheck.rules.ts3xx_decorators import resolve_callee
 from tscheck.types import from_annotation, function_types, literal_type
 
 # Decorators that leave the signature as written.

@@ -102,7 +102,7 @@ def _call_name(call: cst.Call) -> str:
     return func.value if isinstance(func, cst.Name) else ""
 
 
-def _callee(call: cst.Call, ctx: FunctionContext) -> _Callee | None:
+def resolve_callee(call: cst.Call, ctx: FunctionContext) -> _Callee | None:
     """The project function a call in compiled code runs, in the shapes reach follows."""
     func = call.func
     project = ctx.project
@@ -639,7 +639,7 @@ class M(nn.Module):
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         if _call_name(node) not in _facts(ctx.project).ignored_names:
             return
-        callee = _callee(node, ctx)
+        callee = resolve_callee(node, ctx)
         if callee is None or callee.info.modifier != "ignore":
             return
         name = callee.info.qualname
@@ -733,7 +733,7 @@ class IgnoreDropRule(Rule):
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         if _call_name(node) not in _facts(ctx.project).ignored_names:
             return
-        callee = _callee(node, ctx)
+        callee = resolve_callee(node, ctx)
         if callee is None or callee.info.modifier != "drop":
             return
         name = callee.info.qualname
@@ -1219,7 +1219,7 @@ def f(x: torch.Tensor):
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         if not node.args or _call_name(node) not in _facts(ctx.project).ignored_names:
             return
-        callee = _callee(node, ctx)
+        callee = resolve_callee(node, ctx)
         if callee is None or callee.info.modifier not in IGNORED:
             return
         found = _find_def(ctx, callee.summary, callee.info)
@@ -1270,7 +1270,7 @@ def f(x: torch.Tensor):
         annotation = node.annotation.annotation
         if not _non_tensor_type(annotation, optional=True):
             return
-        callee = _callee(value, ctx)
+        callee = resolve_callee(value, ctx)
         if callee is None or callee.info.modifier not in IGNORED:
             return
         found = _find_def(ctx, callee.summary, callee.info)
@@ -2175,7 +2175,7 @@ class UnusedAlwaysCalledRule(Rule):
     def visit_Call(self, node: cst.Call, ctx: FunctionContext) -> None:
         if not ctx.compiled.entry or _call_name(node) not in _facts(ctx.project).ignored_names:
             return
-        callee = _callee(node, ctx)
+        callee = resolve_callee(node, ctx)
         if callee is None or callee.info.modifier != "unused" or not _always_runs(ctx):
             return
         name = callee.info.qualname
