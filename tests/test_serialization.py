@@ -244,3 +244,35 @@ def test_torch_save_of_a_scripted_class_is_not_flagged(tmp_path: Path) -> None:
         del sys.modules[spec.name]
     config = Config(roots=("scripted_class.py:Pair",))
     assert check_source("scripted_class.py", SCRIPTED_CLASS, config).diagnostics == ()
+
+
+def test_jit_load_found_under_its_aliases_and_not_in_a_local_load() -> None:
+    """`from torch.jit import load as jload` and `import torch.jit as J` are torch.jit.load;
+    a method's own `load()` helper is not (and its class is not even parsed for it)."""
+    text = """\
+import torch
+from torch import nn
+from torch.jit import load as jload
+import torch.jit as J
+
+
+class Net(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    @torch.jit.ignore
+    def restore(self, state: dict) -> None:
+        def load(module: nn.Module) -> None:
+            module.cuda()
+
+        load(self)
+
+
+def restore(path: str):
+    a = torch.jit.load(path)
+    b = jload(path)
+    c = J.load(path, map_location=lambda s, l: s)
+    return a.cuda(), b, c
+"""
+    found = [(d.code, d.range.start.line) for d in check_source("m.py", text).diagnostics]
+    assert found == [("TS503", 20), ("TS503", 21), ("TS505", 22)]

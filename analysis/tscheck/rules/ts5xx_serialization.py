@@ -843,19 +843,34 @@ class SaveBlockedByIgnoredCallRule(Rule):
 
 # -- TS503: torch.jit.load without map_location in code that works with CUDA ----------------------
 
-_LOAD_CALL = re.compile(r"\bload\s*\(")
 # The file moves things to CUDA: `.cuda(`, or a device string "cuda" / "cuda:N".
 _CUDA = re.compile(r"""\.cuda\s*\(|["']cuda(?::\d+)?["']""")
 
 
 def _load_calls(ctx: FileContext) -> Iterator[_CallIn]:
-    """Every `torch.jit.load(...)` call of the file (found by text first: files without
-    `load(` cost nothing)."""
+    """Every `torch.jit.load(...)` call of the file, found by text first: only lines where a
+    name this file binds to torch.jit.load (or to torch.jit, `jit.load(`) is called get their
+    block parsed, so a local `load()` in a large class costs nothing."""
     if "load" not in ctx.text:
         return
-    for item in _calls_on_lines(ctx, _lines_with(ctx.text, _LOAD_CALL), _LOAD):
+    pattern = _load_pattern(ctx)
+    if pattern is None:
+        return
+    names = _LOAD | {local for local, full in ctx.summary.imports if full == JIT_LOAD}
+    for item in _calls_on_lines(ctx, _lines_with(ctx.text, pattern), names):
         if ctx.resolve(dotted(item.call.func)) == JIT_LOAD:
             yield item
+
+
+def _load_pattern(ctx: FileContext) -> re.Pattern[str] | None:
+    """Calls that may be torch.jit.load: `<torch.jit alias>.load(` or `<load alias>(`."""
+    shapes = []
+    for local, full in ctx.summary.imports:
+        if full == JIT_LOAD:
+            shapes.append(rf"\b{re.escape(local)}\s*\(")
+        elif full in ("torch", "torch.jit"):
+            shapes.append(rf"\b{re.escape(local)}\s*\.\s*(?:jit\s*\.\s*)?load\s*\(")
+    return re.compile("|".join(shapes)) if shapes else None
 
 
 class LoadWithoutMapLocationRule(Rule):
