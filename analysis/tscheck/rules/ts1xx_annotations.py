@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from tscheck.model import Family, Fix
+from tscheck.model import Family, Fix, Range, TextEdit
 from tscheck.rules.base import FunctionContext, Rule, dotted, ex
 
 # Generic constructors TorchScript does not know ("Unknown type constructor X"), checked with
@@ -313,4 +313,205 @@ def _parse_string_annotation(node: cst.SimpleString) -> cst.BaseExpression | Non
         return None
 
 
-RULES: tuple[type[Rule], ...] = (UnsupportedAnnotationRule,)
+# -- TS191: postponed annotations on a Python-only function ------------------------------------
+
+_FUTURE_ANNOTATIONS = ("annotations", "__future__.annotations")
+
+
+class PostponedAnnotationsRule(Rule):
+    code = "TS191"
+    name = "postponed-annotations-on-python-function"
+    summary = (
+        "With `from __future__ import annotations`, TorchScript cannot read an ignored or "
+        "unused function's annotations"
+    )
+    family = Family.TYPE_CHECKING
+    fixable = True
+    explanation = """
+    **What it does.** In a file with `from __future__ import annotations`, flags the
+    `@torch.jit.ignore` / `@torch.jit.unused` functions that compiled code calls, when their
+    signature has annotations.
+
+    **Why it fails.** TorchScript compiles a call to an ignored or unused function from its
+    signature, which it reads from the live function's `__annotations__`, not from the source.
+    Postponed annotations are strings there (`'int'`, `'torch.Tensor'`), which that path does
+    not resolve: scripting fails where compiled code calls the function, with
+    `Unknown type annotation: 'torch.Tensor'`. Compiled functions are not affected (their
+    annotations are read from the source).
+
+    **How to fix.** Write the signature as a type comment, which TorchScript reads from the
+    source: `def helper(self, n):` then `# type: (int) -> int` as the first line of the body.
+    The fix does this (an unannotated parameter or result becomes `torch.Tensor`, as
+    TorchScript assumed; not offered when an unannotated parameter has a default). Or move the
+    function to a module without the future import.
+    """
+    VALID = (
+        ex(
+            """
+            from __future__ import annotations
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if self.training:
+                        x = x * self.scale(3)
+                    return x
+
+                @torch.jit.unused
+                def scale(self, n):
+                    # type: (int) -> int
+                    return n
+            """,
+        ),
+        ex(
+            """
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if self.training:
+                        x = self.check(x)
+                    return x
+
+                @torch.jit.unused
+                def check(self, x: torch.Tensor) -> torch.Tensor:
+                    return x
+            """,
+        ),
+    )
+    INVALID = (
+        ex(
+            """
+            from __future__ import annotations
+
+            import torch
+            import torch.nn as nn
+
+
+            class M(nn.Module):
+                def forward(self, x: torch.Tensor) -> torch.Tensor:
+                    if self.training:
+                        x = x * self.scale(3)
+                    return x
+
+                @torch.jit.unused
+                def scale(self, n: int) -> int:
+                    return n
+            """,
+            line=14,
+            error="Unknown type annotation: 'int'",
+            fixed="""from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            x = x * self.scale(3)
+        return x
+
+    @torch.jit.unused
+    def scale(self, n):
+        # type: (int) -> int
+        return n
+""",
+        ),
+        ex(
+            """
+            from __future__ import annotations
+
+            import torch
+
+
+            @torch.jit.unused
+            def debug(x: torch.Tensor, label="x"):
+                print(label, x)
+                return x
+
+
+            def f(x: torch.Tensor) -> torch.Tensor:
+                if x.numel() > 100:
+                    return debug(x)
+                return x
+            """,
+            line=7,
+            error="Unknown type annotation: 'torch.Tensor'",
+        ),
+    )
+
+    def check_signature(self, ctx: FunctionContext) -> None:
+        if _FUTURE_ANNOTATIONS not in ctx.summary.imports:
+            return
+        node = ctx.node
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        annotated = [p.annotation for p in params if p.annotation is not None]
+        if node.returns is not None:
+            annotated.append(node.returns)
+        if not annotated:
+            return
+        first = ctx.code_for(annotated[0].annotation)
+        modifier = "@torch.jit.unused" if ctx.info.modifier == "unused" else "@torch.jit.ignore"
+        message = (
+            f"`{ctx.qualname}` is {modifier} in a file with `from __future__ import annotations`: "
+            "TorchScript reads its signature from the live annotations, which are strings it "
+            f"cannot resolve, so scripting fails where compiled code calls it (Unknown type "
+            f"annotation: '{first}'); write the types as a `# type:` comment"
+        )
+        fix = _type_comment_fix(ctx, params)
+        related = ctx.chain[-1:] if ctx.chain else ()
+        ctx.report(node.name, message, fixes=(fix,) if fix else (), related=related)
+
+
+def _type_comment_fix(ctx: FunctionContext, params: list[cst.Param]) -> Fix | None:
+    """The annotations moved into a `# type: (...) -> R` comment on the body's first line
+    (TorchScript reads it from the source); None where that cannot be done faithfully."""
+    node = ctx.node
+    if isinstance(node.params.star_arg, cst.Param):  # *args
+        return None
+    if node.params.star_kwarg is not None or node.params.kwonly_params:
+        return None
+    if not isinstance(node.body, cst.IndentedBlock) or not node.body.body:
+        return None
+    if ("torch", "torch") not in ctx.summary.imports or "# type:" in ctx.code_for(node):
+        return None
+    if any(dotted(d.decorator) in ("staticmethod", "classmethod") for d in node.decorators):
+        return None
+    if any(p.default is not None and p.annotation is None for p in params[1:]):
+        return None  # `label="x"` would become a Tensor parameter with a str default
+    typed = params[1:] if ctx.owner is not None else params  # self
+    names = [
+        ctx.code_for(p.annotation.annotation) if p.annotation is not None else "torch.Tensor"
+        for p in typed
+    ]
+    returns = ctx.code_for(node.returns.annotation) if node.returns else "torch.Tensor"
+    edits = [
+        TextEdit(Range(ctx.range(p.name).end, ctx.range(p.annotation).end), "")
+        for p in params
+        if p.annotation is not None
+    ]
+    if node.returns is not None:
+        # From the end of `)` (the spaces and `->` before the annotation go too).
+        end = ctx.range(node.returns).end
+        start = ctx.range(node.returns.annotation).start
+        head = ctx.line_text(start.line)[: start.column]
+        arrow = head.rfind("->")
+        if arrow < 0:
+            return None
+        column = len(head[:arrow].rstrip())
+        edits.append(TextEdit(Range.of(start.line, column, end.line, end.column), ""))
+    first = node.body.body[0]
+    line = ctx.range(first).start.line
+    indent = ctx.indent_of(line)
+    comment = f"{indent}# type: ({', '.join(names)}) -> {returns}\n"
+    edits.append(TextEdit(Range.of(line, 0, line, 0), comment))
+    return Fix(f"Move the annotations of `{ctx.info.name}` into a `# type:` comment", tuple(edits))
+
+
+RULES: tuple[type[Rule], ...] = (UnsupportedAnnotationRule, PostponedAnnotationsRule)

@@ -10,7 +10,7 @@ the body with a raise; decorators are not interpreted (`inspect` follows `__wrap
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -155,6 +155,22 @@ def _submodule_class(ctx: FunctionContext, attr: str) -> str:
 
 
 # -- libcst lookups outside the function being walked ----------------------------------------------
+
+
+def typed_by_comment(node: cst.FunctionDef) -> bool:
+    """Whether the def's signature is a `# type: (...) -> ...` comment (PEP 484), on the def
+    line or the first lines of its body, which TorchScript reads instead of annotations."""
+    body = node.body
+    if not isinstance(body, cst.IndentedBlock):
+        return False
+    comments = [body.header.comment]
+    if body.body:
+        leading: Sequence[cst.EmptyLine] = getattr(body.body[0], "leading_lines", ())
+        comments += [line.comment for line in leading]
+    return any(
+        c is not None and c.value.startswith("# type:") and "ignore" not in c.value
+        for c in comments
+    )
 
 
 @dataclass(frozen=True)
@@ -1223,6 +1239,8 @@ def f(x: torch.Tensor):
         if callee is None or callee.info.modifier not in IGNORED:
             return
         found = _find_def(ctx, callee.summary, callee.info)
+        if found is not None and typed_by_comment(found.node):
+            return  # `# type: (int) -> int` types the signature (TorchScript reads it)
         pairs = _bind(node, callee, found.node) if found else None
         if found is None or pairs is None:
             return
@@ -1274,7 +1292,7 @@ def f(x: torch.Tensor):
         if callee is None or callee.info.modifier not in IGNORED:
             return
         found = _find_def(ctx, callee.summary, callee.info)
-        if found is None or found.node.returns is not None:
+        if found is None or found.node.returns is not None or typed_by_comment(found.node):
             return
         name = callee.info.qualname
         wanted = ctx.code_for(annotation)
