@@ -157,6 +157,11 @@ def _submodule_class(ctx: FunctionContext, attr: str) -> str:
 # -- libcst lookups outside the function being walked ----------------------------------------------
 
 
+def _postponed(summary: FileSummary) -> bool:
+    """`from __future__ import annotations`: every annotation is a string at run time."""
+    return ("annotations", "__future__.annotations") in summary.imports
+
+
 def typed_by_comment(node: cst.FunctionDef) -> bool:
     """Whether the def's signature is a `# type: (...) -> ...` comment (PEP 484), on the def
     line or the first lines of its body, which TorchScript reads instead of annotations."""
@@ -1268,6 +1273,8 @@ def f(x: torch.Tensor):
         )
         edits = [self._annotate(ctx, found, u.param, u.literal) for u in untyped if u.literal]
         shown = ", ".join(f"{u.param.name.value}: {u.literal}" for u in untyped if u.literal)
+        if _postponed(callee.summary):
+            edits = []  # annotations there would be strings TorchScript cannot read (TS191)
         fixes = (Fix(f"Annotate `{shown}` in `{name}`", tuple(edits)),) if edits else ()
         where = _link(f"{name} is defined here", callee.summary, callee.info)
         ctx.report(node.func, message, fixes=fixes, related=(where,))
@@ -1311,6 +1318,8 @@ def f(x: torch.Tensor):
         """`-> int` when every `return` of the ignored function returns an int literal."""
         if not isinstance(annotation, cst.Name) or annotation.value not in _SCALARS:
             return ()
+        if _postponed(ctx.summary):
+            return ()  # an annotation there would be a string TorchScript cannot read (TS191)
         kind = annotation.value
         stop = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
         returns = [
