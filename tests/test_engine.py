@@ -172,3 +172,28 @@ def test_a_module_the_project_only_traces_is_not_a_default_scripting_root() -> N
     owners = {c.info.qualname for c in result.compiled if c.mode == "compiled"}
     assert owners == {"Both.forward", "Plain.forward"}
     assert [d.code for d in result.diagnostics] == ["TS102", "TS102"]
+
+
+def test_no_annotation_fix_where_annotations_are_postponed() -> None:
+    """TS305's fix adds annotations; under `from __future__ import annotations` they would be
+    strings TorchScript cannot read (TS191), so it is not offered there."""
+    body = """\
+import torch
+import torch.nn as nn
+
+
+class M(nn.Module):
+    @torch.jit.unused
+    def scale(self, x, n=2):
+        return x * n
+
+    def forward(self, x: torch.Tensor):
+        if self.training:
+            return self.scale(x, 3)
+        return x
+"""
+    plain = [d for d in check_source("m.py", body).diagnostics if d.code == "TS305"]
+    future = "from __future__ import annotations\n" + body
+    postponed = [d for d in check_source("m.py", future).diagnostics if d.code == "TS305"]
+    assert len(plain) == 1 and plain[0].fixes
+    assert len(postponed) == 1 and not postponed[0].fixes
