@@ -197,3 +197,34 @@ class M(nn.Module):
     postponed = [d for d in check_source("m.py", future).diagnostics if d.code == "TS305"]
     assert len(plain) == 1 and plain[0].fixes
     assert len(postponed) == 1 and not postponed[0].fixes
+
+
+STATIC_ISINSTANCE = """\
+import torch
+from typing import List
+
+
+def f(x: torch.Tensor, xs: List[int], n: int) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected a tensor, not {type(x).__name__}")
+    if isinstance(xs, (tuple, list)):
+        n = n + len(xs)
+    else:
+        n = len(map(int, xs))
+    y = x if isinstance(n, int) else x.numpy()
+    return y * n
+"""
+
+
+def test_branches_an_isinstance_of_a_typed_parameter_rules_out_are_not_compiled() -> None:
+    """The compiler decides `isinstance(x, torch.Tensor)` for `x: Tensor` and emits only the
+    branch taken: Python-only code in the other is fine (the real compiler accepts this). A
+    rebound parameter (`n`) is not decided, so that ternary's branches are both checked."""
+    from compiler import Job, compile_all
+
+    (verdict,) = compile_all([Job(STATIC_ISINSTANCE, "f", "m(torch.ones(1), [1, 2], 3)")])
+    assert verdict.accepted, verdict.error
+    from tscheck.config import Config
+
+    result = check_source("m.py", STATIC_ISINSTANCE, Config(roots=("m.py:f",)))
+    assert [(d.code, d.range.start.line) for d in result.diagnostics] == [("TS139", 12)]

@@ -11,8 +11,10 @@ from tscheck.index import summarize
 from tscheck.reach import Project
 from tscheck.types import (
     FunctionTypes,
+    TSType,
     build_function_types,
     from_annotation,
+    static_isinstance,
 )
 
 HEADER = """\
@@ -271,3 +273,16 @@ def test_torch_factories_are_tensors_and_other_torch_calls_unknown() -> None:
     assert _expr_type(env, "torch.cat([x, x])") == "Tensor"
     assert _expr_type(env, "torch.max(x, 1)") is None  # a tuple with a dim argument
     assert _expr_type(env, "torch.where(x)") is None  # a tuple with one argument
+
+
+def test_static_isinstance_decides_only_what_the_kind_decides() -> None:
+    tensor, ints = TSType("Tensor"), TSType("List", (TSType("int"),))
+    assert static_isinstance(tensor, ["torch.Tensor"]) is True
+    assert static_isinstance(tensor, ["list", "tuple"]) is False
+    assert static_isinstance(ints, ["tuple", "list"]) is True
+    assert static_isinstance(ints, ["typing.Dict"]) is False
+    assert static_isinstance(TSType("Optional", (tensor,)), ["torch.Tensor"]) is None
+    assert static_isinstance(TSType("bool"), ["int"]) is None  # Python and TorchScript differ
+    assert static_isinstance(TSType("int"), ["int"]) is True
+    assert static_isinstance(tensor, ["mypkg.Box"]) is None
+    assert static_isinstance(None, ["int"]) is None

@@ -864,3 +864,37 @@ def attribute_type(owner: ClassInfo, name: str) -> TSType | None:
         if sub.attr == name and not sub.in_container:
             return TSType("Module", qualname=sub.target)
     return None
+
+
+# isinstance() classes TorchScript decides statically, by the kind of type they name.
+_ISINSTANCE_KINDS = {
+    "torch.Tensor": "Tensor",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "str": "str",
+    "list": "List",
+    "typing.List": "List",
+    "tuple": "Tuple",
+    "typing.Tuple": "Tuple",
+    "dict": "Dict",
+    "typing.Dict": "Dict",
+}
+# Kinds whose isinstance() answer is known from the kind alone (not Optional, Union, Any, a
+# class or a NamedTuple, which TorchScript refines at run time or relates to tuple).
+_DECIDED_KINDS = frozenset(_ISINSTANCE_KINDS.values())
+
+
+def static_isinstance(value: TSType | None, classes: list[str]) -> bool | None:
+    """What `isinstance(v, classes)` is while TorchScript compiles, when `v`'s static type
+    decides it (the compiler then drops the branch it rules out); None when it does not.
+    `classes` are resolved dotted names."""
+    if value is None or value.kind not in _DECIDED_KINDS:
+        return None
+    kinds = [_ISINSTANCE_KINDS.get(c) for c in classes]
+    if not kinds or None in kinds:
+        return None
+    if value.kind in ("int", "bool") and {"int", "bool"} & set(k for k in kinds if k):
+        if value.kind not in kinds:
+            return None  # bool vs int: Python and TorchScript may disagree; not decided here
+    return value.kind in kinds

@@ -16,6 +16,7 @@ import libcst as cst
 
 from tscheck.cstwalk import children, is_opaque
 from tscheck.rules.base import FunctionContext, Rule, dotted
+from tscheck.types import function_types, static_isinstance
 
 Handler = Callable[[cst.CSTNode, FunctionContext], None]
 
@@ -100,6 +101,8 @@ class _Walker:
             return
         if node_type is cst.If or node_type is cst.IfExp:
             split = scripting_split(node)  # type: ignore[arg-type]  # narrowed by exact type
+            if split is None:
+                split = static_split(node, ctx)  # type: ignore[arg-type]
             if split is not None:
                 compiled, eager = split
                 ctx.ancestors.append(node)
@@ -158,7 +161,56 @@ def scripting_split(
     """(compiled, eager-only) parts of an `if`/ternary that `is_scripting()` decides."""
     if not isinstance(node.test, (cst.Call, cst.UnaryOperation, cst.BooleanOperation)):
         return None  # the cheap test first: this runs for every `if`
-    value = scripting_value(node.test)
+    return _split(node, scripting_value(node.test))
+
+
+def static_split(
+    node: cst.If | cst.IfExp, ctx: FunctionContext
+) -> tuple[Sequence[cst.CSTNode], Sequence[cst.CSTNode]] | None:
+    """(compiled, dropped) parts of an `if`/ternary whose `isinstance()` test the static type
+    of a parameter decides (`if not isinstance(x, torch.Tensor): raise ...` for `x: Tensor`):
+    the compiler emits only the branch it takes; the frontend still parses the other."""
+    test = node.test
+    if not isinstance(test, (cst.Call, cst.UnaryOperation, cst.BooleanOperation)):
+        return None
+    if "isinstance" not in ctx.code_for(test):
+        return None
+    return _split(node, _static_value(test, ctx))
+
+
+def _static_value(test: cst.BaseExpression, ctx: FunctionContext) -> bool | None:
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _static_value(test.expression, ctx)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        left, right = _static_value(test.left, ctx), _static_value(test.right, ctx)
+        decisive = isinstance(test.operator, cst.Or)
+        if decisive in (left, right):
+            return decisive
+        if left is not None and left == right:
+            return left
+        return None
+    if not (isinstance(test, cst.Call) and dotted(test.func) == "isinstance"):
+        return None
+    if len(test.args) != 2 or any(a.keyword is not None or a.star for a in test.args):
+        return None
+    value, classes = test.args[0].value, test.args[1].value
+    if not isinstance(value, cst.Name):
+        return None
+    env = function_types(ctx)
+    if value.value not in env.params or value.value in env.bindings:
+        return None  # only parameters never rebound: their type is the signature's
+    shapes = classes.elements if isinstance(classes, cst.Tuple) else [classes]
+    names = [ctx.resolve(dotted(e.value if isinstance(e, cst.BaseElement) else e)) for e in shapes]
+    if "" in names:
+        return None
+    return static_isinstance(env.params[value.value], names)
+
+
+def _split(
+    node: cst.If | cst.IfExp, value: bool | None
+) -> tuple[Sequence[cst.CSTNode], Sequence[cst.CSTNode]] | None:
+    """(taken, not taken) parts of an `if`/ternary whose test is `value`."""
     if value is None:
         return None
     if isinstance(node, cst.IfExp):
