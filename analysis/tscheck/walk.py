@@ -130,23 +130,35 @@ class _Walker:
 SCRIPTING_FLAGS = {"is_scripting": True, "_is_scripting": True}
 
 
-def flag_value(test: cst.BaseExpression, flags: Mapping[str, bool]) -> bool | None:
-    """The value of `test` when calls named in `flags` (`torch.jit.is_scripting()`, ...)
-    decide it, folded through `not`, `and`, `or`; None otherwise."""
+def fold(
+    test: cst.BaseExpression, leaf: Callable[[cst.BaseExpression], bool | None]
+) -> bool | None:
+    """The value of `test` through `not`, `and`, `or`, when `leaf` decides enough of its
+    operands; None otherwise."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        inner = flag_value(test.expression, flags)
+        inner = fold(test.expression, leaf)
         return None if inner is None else not inner
     if isinstance(test, cst.BooleanOperation):
-        left, right = flag_value(test.left, flags), flag_value(test.right, flags)
+        left, right = fold(test.left, leaf), fold(test.right, leaf)
         decisive = isinstance(test.operator, cst.Or)
         if decisive in (left, right):
             return decisive
         if left is not None and left == right:
             return left
         return None
-    if isinstance(test, cst.Call) and not test.args:
-        return flags.get(dotted(test.func).split(".")[-1])
-    return None
+    return leaf(test)
+
+
+def flag_value(test: cst.BaseExpression, flags: Mapping[str, bool]) -> bool | None:
+    """The value of `test` when calls named in `flags` (`torch.jit.is_scripting()`, ...)
+    decide it, folded through `not`, `and`, `or`; None otherwise."""
+
+    def call(node: cst.BaseExpression) -> bool | None:
+        if isinstance(node, cst.Call) and not node.args:
+            return flags.get(dotted(node.func).split(".")[-1])
+        return None
+
+    return fold(test, call)
 
 
 def scripting_value(test: cst.BaseExpression) -> bool | None:
@@ -179,17 +191,10 @@ def static_split(
 
 
 def _static_value(test: cst.BaseExpression, ctx: FunctionContext) -> bool | None:
-    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        inner = _static_value(test.expression, ctx)
-        return None if inner is None else not inner
-    if isinstance(test, cst.BooleanOperation):
-        left, right = _static_value(test.left, ctx), _static_value(test.right, ctx)
-        decisive = isinstance(test.operator, cst.Or)
-        if decisive in (left, right):
-            return decisive
-        if left is not None and left == right:
-            return left
-        return None
+    return fold(test, lambda node: _isinstance_value(node, ctx))
+
+
+def _isinstance_value(test: cst.BaseExpression, ctx: FunctionContext) -> bool | None:
     if not (isinstance(test, cst.Call) and dotted(test.func) == "isinstance"):
         return None
     if len(test.args) != 2 or any(a.keyword is not None or a.star for a in test.args):
