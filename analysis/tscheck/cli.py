@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import gc
 import os
 import sys
 import tempfile
@@ -58,8 +59,19 @@ class UsageError(Exception):
 # -- entry point ------------------------------------------------------------------------------
 
 
+# A check builds millions of short-lived, acyclic objects (syntax trees): with the default
+# threshold (700) the collector runs hundreds of times per run for nothing (about 10% of a cold
+# run over torch/nn/modules). A short-lived process can afford a larger first generation.
+GC_THRESHOLD = (50_000, 20, 100)
+
+
+def _tune_gc() -> None:
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    _tune_gc()
     try:
         if args and args[0] == "rules":
             return rules_command(args[1:])
