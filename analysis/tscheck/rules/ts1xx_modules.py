@@ -1359,26 +1359,37 @@ def _empty_container(ctx: FunctionContext, node: cst.BaseExpression | None) -> s
 class UnsupportedAttributeValueRule(Rule):
     code = "TS163"
     name = "unsupported-attribute-value"
-    summary = "A module attribute holding a set or a lambda cannot be used in compiled code"
+    summary = (
+        "A module attribute holding a set, a lambda or a Python-only object cannot be used in "
+        "compiled code"
+    )
     family = Family.UNSUPPORTED_CONSTRUCTS
     explanation = """
     **What it does.** Flags `self.X` in compiled module code when every `__init__` assignment
-    of `X` is a set (`{"a", "b"}`, `set(...)`, `frozenset(...)`) or a lambda.
+    of `X` is a set (`{"a", "b"}`, `set(...)`, `frozenset(...)`), a lambda, or a call that
+    makes a Python-only object: `argparse.Namespace`, `types.SimpleNamespace`,
+    `collections.deque` / `defaultdict`, `pathlib.Path`, `logging.getLogger`, locks,
+    `random.Random`, `re.compile`, NumPy arrays (`np.array`, `np.zeros`, ...).
 
     **Why it fails.** Module attributes become typed TorchScript values. There is no set type
-    (`failed to convert Python type: 'set'`), and a lambda has no source the compiler can
+    (`failed to convert Python type: 'set'`), a lambda has no source the compiler can
     compile (`This function exists as an attribute on the Python module, but we failed to
-    compile it`). Unused attributes of these kinds are fine: the error appears only where
-    compiled code reads them.
+    compile it`), and the objects above have no TorchScript type at all (`failed to convert
+    Python type: 'argparse.Namespace'`). Unused attributes of these kinds are fine: the error
+    appears only where compiled code reads them.
 
     **How to fix.** Use a list (`["a", "b"]`; `in` works on lists) or a dict with dummy
     values; replace the lambda with a method, a module-level function, or a submodule
-    (`nn.ReLU()`).
+    (`nn.ReLU()`); store the plain values compiled code needs (`self.scale = cfg.scale`) and
+    tensors instead of NumPy arrays (`torch.from_numpy(...)`, or a registered buffer).
     """
     CATALOG = ("module_attr_set", "module_attr_lambda")
     VALID = (
         ex(
             """
+            import collections
+            import logging
+
             import torch
             import torch.nn as nn
             import torch.nn.functional as F
@@ -1390,6 +1401,8 @@ class UnsupportedAttributeValueRule(Rule):
                     self.act = F.relu
                     self.unused = {"a", "b"}
                     self.hook = lambda t: t * 2
+                    self.log = logging.getLogger("m")
+                    self.counts = collections.Counter({"a": 1})
 
                 def forward(self, x: torch.Tensor, s: str):
                     if s in self.names:
@@ -1431,6 +1444,41 @@ class UnsupportedAttributeValueRule(Rule):
             line=10,
             error="we failed to compile it to a TorchScript function",
         ),
+        ex(
+            """
+            import argparse
+
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.cfg = argparse.Namespace(scale=2.0)
+
+                def forward(self, x: torch.Tensor):
+                    return x * self.cfg.scale
+            """,
+            line=12,
+            error="failed to convert Python type: 'argparse.Namespace'",
+        ),
+        ex(
+            """
+            import numpy as np
+            import torch
+            import torch.nn as nn
+
+            class M(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.mean = np.array([0.5, 0.5, 0.5])
+
+                def forward(self, x: torch.Tensor):
+                    return x - torch.as_tensor(self.mean)
+            """,
+            line=11,
+            error="failed to convert Python type: 'numpy.ndarray'",
+        ),
     )
 
     def visit_Attribute(self, node: cst.Attribute, ctx: FunctionContext) -> None:
@@ -1450,17 +1498,48 @@ class UnsupportedAttributeValueRule(Rule):
             return
         kind = kinds.pop()
         assert kind is not None
-        related = tuple(_init_link(i, f"self.{name} is set to a {kind} here") for i in inits)
-        advice = (
-            "use a list or a dict instead"
-            if kind == "set"
-            else "use a method, a module-level function or a submodule instead"
-        )
+        shown = kind if kind in ("set", "lambda") else f"value of type `{kind}`"
+        related = tuple(_init_link(i, f"self.{name} is set to a {shown} here") for i in inits)
+        if kind == "set":
+            advice = "use a list or a dict instead"
+        elif kind == "lambda":
+            advice = "use a method, a module-level function or a submodule instead"
+        elif kind == "numpy.ndarray":
+            advice = "store a tensor (`torch.from_numpy(...)`, or a buffer) instead"
+        else:
+            advice = (
+                "keep it outside the scripted module, or store the plain values compiled code "
+                "needs (ints, floats, strs, lists, dicts, tensors) as attributes"
+            )
         ctx.report(
             node,
-            f"`self.{name}` holds a {kind}, which TorchScript cannot convert; {advice}",
+            f"`self.{name}` holds a {shown}, which TorchScript cannot convert; {advice}",
             related=related,
         )
+
+
+# Calls whose result TorchScript cannot convert to any of its types, by the type its error
+# names (each checked with torch 2.13: `failed to convert Python type: 'argparse.Namespace'`).
+_PYTHON_OBJECTS = {
+    "argparse.Namespace": "argparse.Namespace",
+    "types.SimpleNamespace": "types.SimpleNamespace",
+    "collections.deque": "collections.deque",
+    "collections.defaultdict": "collections.defaultdict",
+    "pathlib.Path": "pathlib.Path",
+    "logging.getLogger": "logging.Logger",
+    "threading.Lock": "threading.Lock",
+    "threading.RLock": "threading.RLock",
+    "random.Random": "random.Random",
+    "re.compile": "re.Pattern",
+    "numpy.array": "numpy.ndarray",
+    "numpy.asarray": "numpy.ndarray",
+    "numpy.zeros": "numpy.ndarray",
+    "numpy.ones": "numpy.ndarray",
+    "numpy.empty": "numpy.ndarray",
+    "numpy.full": "numpy.ndarray",
+    "numpy.arange": "numpy.ndarray",
+    "numpy.linspace": "numpy.ndarray",
+}
 
 
 def _unsupported_kind(init: _Init) -> str | None:
@@ -1468,8 +1547,12 @@ def _unsupported_kind(init: _Init) -> str | None:
         return "set"
     if init.attr.shape == "lambda":
         return "lambda"
-    if init.attr.shape == "call" and _outer_call(init) in ("set", "frozenset"):
-        return "set"
+    if init.attr.shape == "call":
+        called = _outer_call(init)
+        if called in ("set", "frozenset"):
+            return "set"
+        if called in _PYTHON_OBJECTS:
+            return _PYTHON_OBJECTS[called]
     return None
 
 
