@@ -435,3 +435,72 @@ def test_incremental_cache_keeps_the_compiled_entry_of_a_traced_function() -> No
     # Net.forward is compiled (an nn.Module) and traced: its compiled findings are reused,
     # the traced ones recomputed.
     assert (cache.analyzed_functions, cache.reused_functions) == (1, 1)
+
+
+BLOCKS = """\
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            y = x * 2
+        except RuntimeError:
+            y = x
+        if y.sum() > 0:
+            return y
+        return x
+
+
+class Spare(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        try:
+            return x * int(x.max())
+        except RuntimeError:
+            return x
+
+
+class Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList([Block() for _ in range(2)])
+        self.spare = nn.ModuleList([Spare()])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+        return x
+
+
+def export() -> torch.jit.ScriptModule:
+    return torch.jit.trace(Net(), (torch.ones(2),))
+"""
+
+
+def test_modules_a_traced_forward_iterates_are_traced_and_not_scripting_roots(
+    tmp_path: Path,
+) -> None:
+    """`for block in self.blocks:` runs every Block forward in the trace: its tensor
+    condition is TS401 at the line where the real tracer warns, and Block, used only inside the
+    traced Net, is no scripting root (its try/except is fine in a trace). Spare sits in a
+    ModuleList the forward never iterates: not traced (no TS402 on its int()), and, like any
+    nn.Module nothing traces, a default scripting root (TS102)."""
+    module = tmp_path / "blocks_case.py"
+    module.write_text(BLOCKS)
+    probe = (
+        "import sys, warnings, torch\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import blocks_case\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    blocks_case.export()\n"
+        "print(sorted({w.lineno for w in caught if issubclass(w.category, "
+        "torch.jit.TracerWarning) and w.filename.endswith('blocks_case.py')}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "[11]"
+    found = [(d.code, d.range.start.line) for d in check_source("m.py", BLOCKS).diagnostics]
+    assert found == [("TS401", 11), ("TS102", 18)]

@@ -32,7 +32,7 @@ from tscheck.reach import (
 from tscheck.rules import ALL_RULES, RULES_BY_CODE
 from tscheck.rules.base import DOCS_URL, FileContext, Finding, FunctionContext, Rule
 from tscheck.rules.ts4xx_tracing import TracingRule
-from tscheck.trace_reach import TRACED, trace_roots, traced_set
+from tscheck.trace_reach import TRACED, traced_set
 from tscheck.walk import Dispatch, dispatch_for, walk_function
 
 SUPPRESSION = re.compile(r"#\s*tscheck:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
@@ -307,17 +307,19 @@ def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
 
 
 def _untraced(project: Project, config: Config, roots: Iterable[RootSpec]) -> list[RootSpec]:
-    """Default roots, less the nn.Modules the project traces and never scripts: a trace runs
-    their Python as Python (the TS4xx rules look at it), so scripting rules would be noise.
-    Reached from a scripted root (a traced class used as a submodule), they are still checked."""
+    """Default roots, less the nn.Modules the project traces and never scripts (a traced
+    module, and the submodules whose forward its trace runs): a trace runs their Python as
+    Python (the TS4xx rules look at it), so scripting rules would be noise. Reached from a
+    scripted root (a traced class used as a submodule there), they are still checked."""
     roots = list(roots)
     if not config.traced and not any(
         s.kind == "trace" for f in project.files.values() for s in f.jit_sites
     ):
         return roots
     traced = {
-        (summary.path, obj.qualname)
-        for summary, obj, _, _ in trace_roots(project, traced_in_config(project, config))
+        (c.path, c.owner.qualname)
+        for c in traced_set(project, traced_in_config(project, config))
+        if c.owner is not None and c.info.name == "forward"
     }
     scripted: set[tuple[str, str]] = set()
     for f in project.files.values():

@@ -66,6 +66,9 @@ class FunctionInfo:
     annotation_names: tuple[str, ...] = ()
     # How many earlier defs in the same scope share this name (a property's setter is 1).
     ordinal: int = 0
+    # `self.X` attributes a `for` loop iterates (`for b in self.blocks:`, also through
+    # `enumerate()` / `zip()`): the modules a ModuleList holds run there.
+    iterates: tuple[str, ...] = ()
     # For a decorator factory defined in the project: "wraps" when its inner function is
     # decorated with functools.wraps, "plain" when it returns an inner *args wrapper without it.
     wrapper: str | None = None
@@ -346,6 +349,7 @@ class _Indexer:
             wrapper=_wrapper_kind(node, self),
             annotation_names=_annotation_names(node),
             abstract="abc.abstractmethod" in decorators or _raises_not_implemented(node.body),
+            iterates=_iterated_self_attrs(node.body),
         )
 
     def calls(self, body: Sequence[ast.stmt]) -> Iterator[CallSite]:
@@ -775,3 +779,24 @@ def _wrapper_kind(node: ast.FunctionDef | ast.AsyncFunctionDef, indexer: _Indexe
         if fn.args.vararg or fn.args.kwarg:
             return "plain"
     return None
+
+
+def _iterated_self_attrs(body: Sequence[ast.stmt]) -> tuple[str, ...]:
+    """`X` for every `for ... in self.X` / `enumerate(self.X)` / `zip(self.X, ...)` loop."""
+    found: list[str] = []
+    for node in walk_compiled(body):
+        if not isinstance(node, (ast.For, ast.comprehension)):
+            continue
+        sources = [node.iter]
+        if isinstance(node.iter, ast.Call) and isinstance(node.iter.func, ast.Name):
+            if node.iter.func.id in ("enumerate", "zip", "reversed"):
+                sources = list(node.iter.args)
+        for source in sources:
+            if (
+                isinstance(source, ast.Attribute)
+                and isinstance(source.value, ast.Name)
+                and source.value.id == "self"
+                and source.attr not in found
+            ):
+                found.append(source.attr)
+    return tuple(found)

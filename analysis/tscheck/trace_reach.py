@@ -115,6 +115,9 @@ class _Walker:
             summary = self.project.files[caller.path]
             for call in caller.info.calls:
                 self.follow(summary, caller, call.kind, call.name, call.owner, call.line)
+            if caller.context:
+                for attr in caller.info.iterates:
+                    self.iterate_container(summary, caller, attr)
 
     def follow(
         self, summary: FileSummary, caller: Compiled, kind: str, name: str, owner: str, line: int
@@ -165,6 +168,35 @@ class _Walker:
         link = ChainLink(f"{caller.info.qualname} calls self.{attr}(...)", summary.path, line)
         for q in target if isinstance(target, list) else [target]:
             self.add_forward(q, (*caller.chain, link), entry=False)
+
+    def iterate_container(self, summary: FileSummary, caller: Compiled, attr: str) -> None:
+        """`for block in self.blocks:`: every project module the ModuleList / Sequential /
+        ModuleDict `self.blocks` holds runs in the loop (called through the loop variable)."""
+        members = self.container_members(caller.context, attr)
+        if not members:
+            return
+        link = ChainLink(
+            f"{caller.info.qualname} iterates self.{attr}", summary.path, caller.info.line
+        )
+        for q in members:
+            self.add_forward(q, (*caller.chain, link), entry=False)
+
+    def container_members(self, context: str, attr: str) -> list[str]:
+        """The project module classes constructed inside the container held in `self.attr`."""
+        project = self.project
+        for s, cls in project.mro(context):
+            subs = [sub for sub in cls.submodules if sub.attr == attr]
+            if not subs:
+                continue
+            targets = [project.qualify(s, sub.target) for sub in subs]
+            if any(t in JIT_SCRIPT | JIT_TRACE for t in targets):
+                return []  # the trace keeps a call to the scripted or traced module
+            return [
+                t
+                for t, sub in zip(targets, subs, strict=True)
+                if sub.in_container and self._project_module(t)
+            ]
+        return []
 
     def submodule(self, context: str, attr: str) -> str | list[str] | None:
         """The project module class assigned to `self.attr` in `__init__` (the members, for an
