@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 
-from tscheck.index import JIT_SCRIPT, JIT_TRACE, ClassInfo, FileSummary, FunctionInfo
+from tscheck.index import JIT_SCRIPT, JIT_TRACE, ClassInfo, FileSummary, FunctionInfo, Submodule
 from tscheck.model import ChainLink
 from tscheck.reach import Compiled, Project, Root
 
@@ -183,44 +183,41 @@ class _Walker:
 
     def container_members(self, context: str, attr: str) -> list[str]:
         """The project module classes constructed inside the container held in `self.attr`."""
-        project = self.project
-        for s, cls in project.mro(context):
-            subs = [sub for sub in cls.submodules if sub.attr == attr]
-            if not subs:
-                continue
-            targets = [project.qualify(s, sub.target) for sub in subs]
-            if any(t in JIT_SCRIPT | JIT_TRACE for t in targets):
-                return []  # the trace keeps a call to the scripted or traced module
-            return [
-                t
-                for t, sub in zip(targets, subs, strict=True)
-                if sub.in_container and self._project_module(t)
-            ]
-        return []
+        assigned = self.assigned(context, attr)
+        if not assigned:
+            return []
+        return [t for t, sub in assigned if sub.in_container and self._project_module(t)]
 
     def submodule(self, context: str, attr: str) -> str | list[str] | None:
         """The project module class assigned to `self.attr` in `__init__` (the members, for an
         nn.Sequential); None when unknown, scripted or traced already."""
+        assigned = self.assigned(context, attr)
+        if not assigned:
+            return None
+        direct = [t for t, sub in assigned if not sub.in_container]
+        if len(direct) == 1 and direct[0] in _SEQUENTIAL:
+            return [
+                t
+                for t, sub in assigned
+                if sub.in_container in _SEQUENTIAL and self._project_module(t)
+            ]
+        if len(direct) == 1 and self._project_module(direct[0]):
+            return direct[0]
+        return None
+
+    def assigned(self, context: str, attr: str) -> list[tuple[str, Submodule]]:
+        """(qualified class, submodule record) for what the nearest `__init__` in the MRO
+        builds into `self.attr`; empty when none, or when it is scripted or traced already
+        (the trace then keeps a call to it)."""
         project = self.project
         for s, cls in project.mro(context):
             subs = [sub for sub in cls.submodules if sub.attr == attr]
-            if not subs:
-                continue
-            targets = [project.qualify(s, sub.target) for sub in subs]
-            if any(t in JIT_SCRIPT | JIT_TRACE for t in targets):
-                return None  # the trace keeps a call to the scripted or traced module
-            direct = [t for t, sub in zip(targets, subs, strict=True) if not sub.in_container]
-            if len(direct) == 1 and direct[0] in _SEQUENTIAL:
-                members = [
-                    t
-                    for t, sub in zip(targets, subs, strict=True)
-                    if sub.in_container in _SEQUENTIAL and self._project_module(t)
-                ]
-                return members
-            if len(direct) == 1 and self._project_module(direct[0]):
-                return direct[0]
-            return None
-        return None
+            if subs:
+                found = [(project.qualify(s, sub.target), sub) for sub in subs]
+                if any(t in JIT_SCRIPT | JIT_TRACE for t, _ in found):
+                    return []
+                return found
+        return []
 
     def _project_module(self, q: str) -> bool:
         return self.project.lookup_class(q) is not None and self.project.is_module_class(q)
