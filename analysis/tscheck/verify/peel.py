@@ -52,7 +52,9 @@ def peel(zygote: Requester, job: ModuleJob, max_attempts: int = MAX_ATTEMPTS) ->
     attempts = 0
     while pending and attempts < max_attempts:
         attempts += 1
-        response = zygote.request(_message(job, list(pending.values()), ignored), job.timeout_s)
+        response = zygote.request(
+            script_message(job, list(pending.values()), ignored), job.timeout_s
+        )
         status = response.get("status")
         elapsed = float(response.get("elapsed_s") or 0.0)
         if status != "done":
@@ -115,7 +117,9 @@ def peel(zygote: Requester, job: ModuleJob, max_attempts: int = MAX_ATTEMPTS) ->
     return [done[t.name] for t in job.targets]
 
 
-def _message(job: ModuleJob, targets: Sequence[Target], ignored: Sequence[str]) -> dict[str, Any]:
+def script_message(
+    job: ModuleJob, targets: Sequence[Target], ignored: Sequence[str]
+) -> dict[str, Any]:
     return {
         "op": "script",
         "file": job.file,

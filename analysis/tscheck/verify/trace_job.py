@@ -28,7 +28,7 @@ from tscheck.index import ClassInfo, FunctionInfo
 from tscheck.model import ChainLink, Diagnostic, Range, Severity
 from tscheck.reach import Project
 from tscheck.trace_reach import trace_roots
-from tscheck.verify.peel import ModuleJob, Requester, Target
+from tscheck.verify.peel import ModuleJob, Requester, Target, script_message
 
 
 @dataclass(frozen=True)
@@ -103,20 +103,12 @@ def run_traces(zygote: Requester, jobs: Iterable[ModuleJob]) -> list[TraceVerdic
 
 
 def _message(job: ModuleJob) -> dict[str, Any]:
-    return {
-        "op": "script",
-        "file": job.file,
-        "module": job.module,
-        "sys_path": list(job.sys_path),
-        "text": job.text,
-        "roots": [],
-        "ignore": [],
-        "device": job.device,
-        "trace": [
-            {"name": t.name, "factory": t.factory, "example": t.example} for t in job.targets
-        ],
-        "timeout_s": job.timeout_s,
-    }
+    """A script request that compiles no root and traces each target instead."""
+    message = script_message(job, (), ())
+    message["trace"] = [
+        {"name": t.name, "factory": t.factory, "example": t.example} for t in job.targets
+    ]
+    return message
 
 
 def _verdicts(job: ModuleJob, response: dict[str, Any]) -> list[TraceVerdict]:
