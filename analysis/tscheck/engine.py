@@ -206,12 +206,13 @@ def check(
                 summaries[f.path] = summarize(f.path, module, f.text)
     project = Project(summaries.values())
     rules = active_rules(config)
-    compiled = cache.compiled(project.files.values(), config) if cache is not None else None
-    if compiled is None:
-        compiled = compiled_set(project, _roots(project, config))
+    reached = cache.compiled(project.files.values(), config) if cache is not None else None
+    if reached is None:
+        reached = _reach(project, config)
         if cache is not None:
-            cache.keep_compiled(list(project.files.values()), config, compiled)
-    by_path = by_file([*compiled.values(), *traced_functions(project, config, rules)])
+            cache.keep_compiled(list(project.files.values()), config, reached)
+    compiled, traced = reached
+    by_path = by_file([*compiled.values(), *_for_rules(traced, rules)])
     key = project_key(summaries, config, rules) if cache is not None else ()
     diagnostics: list[Diagnostic] = []
     errors: list[str] = []
@@ -235,19 +236,37 @@ def check(
 
 def plan(project: Project, config: Config = DEFAULT) -> dict[str, list[Compiled]]:
     """The compiled set under `config`'s roots and the traced set, grouped by file path."""
-    compiled = compiled_set(project, _roots(project, config)).values()
-    return by_file([*compiled, *traced_functions(project, config, active_rules(config))])
+    compiled, traced = _reach(project, config)
+    return by_file([*compiled.values(), *_for_rules(traced, active_rules(config))])
 
 
-def traced_functions(project: Project, config: Config, rules: Sequence[Rule]) -> list[Compiled]:
-    """What `torch.jit.trace` runs (`trace_reach`): from its call sites and `traced` in
-    config; the tracing rules (TS4xx) run on these, and only on these."""
-    if not any(isinstance(rule, TracingRule) for rule in rules):
-        return []
+Reached = tuple[dict[tuple[str, str], Compiled], list[Compiled]]
+
+
+def _reach(project: Project, config: Config) -> Reached:
+    """The compiled set and the traced set, the traced one computed once: the default roots
+    leave out what only traces run."""
+    traced = _traced(project, config)
+    return compiled_set(project, _roots(project, config, traced)), traced
+
+
+def _traced(project: Project, config: Config) -> list[Compiled]:
+    """What `torch.jit.trace` runs (`trace_reach`): from its call sites and `traced` in config."""
     sites = any(s.kind == "trace" for f in project.files.values() for s in f.jit_sites)
     if not sites and not config.traced:
         return []
     return traced_set(project, traced_in_config(project, config))
+
+
+def _for_rules(traced: list[Compiled], rules: Sequence[Rule]) -> list[Compiled]:
+    """The traced functions, where a tracing rule (TS4xx) is active to look at them."""
+    return traced if any(isinstance(rule, TracingRule) for rule in rules) else []
+
+
+def traced_functions(project: Project, config: Config, rules: Sequence[Rule]) -> list[Compiled]:
+    """What `torch.jit.trace` runs, when `rules` hold a tracing rule (TS4xx): they run on
+    these functions, and only on these."""
+    return _for_rules(_traced(project, config), rules)
 
 
 def traced_in_config(project: Project, config: Config) -> list[Root]:
@@ -291,12 +310,12 @@ def active_rules(config: Config) -> list[Rule]:
 
 def roots(project: Project, config: Config) -> Iterable[RootSpec]:
     """The scripting roots under `config`: its `roots`, else every default root."""
-    return _roots(project, config)
+    return _roots(project, config, _traced(project, config))
 
 
-def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
+def _roots(project: Project, config: Config, traced: list[Compiled]) -> Iterable[RootSpec]:
     if not config.roots:
-        return _untraced(project, config, default_roots(project))
+        return _untraced(project, default_roots(project), traced)
     chosen = []
     for spec in config.roots:
         path, _, name = spec.rpartition(":")
@@ -306,19 +325,19 @@ def _roots(project: Project, config: Config) -> Iterable[RootSpec]:
     return chosen_roots(project, chosen)
 
 
-def _untraced(project: Project, config: Config, roots: Iterable[RootSpec]) -> list[RootSpec]:
+def _untraced(
+    project: Project, roots: Iterable[RootSpec], traced_functions: list[Compiled]
+) -> list[RootSpec]:
     """Default roots, less the nn.Modules the project traces and never scripts (a traced
     module, and the submodules whose forward its trace runs): a trace runs their Python as
     Python (the TS4xx rules look at it), so scripting rules would be noise. Reached from a
     scripted root (a traced class used as a submodule there), they are still checked."""
     roots = list(roots)
-    if not config.traced and not any(
-        s.kind == "trace" for f in project.files.values() for s in f.jit_sites
-    ):
+    if not traced_functions:
         return roots
     traced = {
         (c.path, c.owner.qualname)
-        for c in traced_set(project, traced_in_config(project, config))
+        for c in traced_functions
         if c.owner is not None and c.info.name == "forward"
     }
     scripted: set[tuple[str, str]] = set()

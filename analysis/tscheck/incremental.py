@@ -11,7 +11,8 @@ those of an uncached check (tests replay hundreds of edits against fresh checks)
   ordinals) run on every call. Anything unusual (a block that does not parse, a line separator
   that `str.splitlines` and Python disagree on) falls back to `index.summarize`. A summary equal
   to the previous one is that very object, so that unchanged projects are recognised by identity.
-- reach: the compiled set is reused when every summary and the config are the same objects.
+- reach: the compiled and traced sets are reused when every summary and the config are the
+  same objects.
 - rules: each compiled function's findings (and rule crashes) are reused when the project's
   summaries and the config equal the previous run's, the function's `Compiled` entry is equal,
   and every piece of text its rules read is unchanged. The reads are recorded while the rules
@@ -88,7 +89,7 @@ class AnalysisCache:
         self._files: OrderedDict[str, _FileState] = OrderedDict()
         self._reach_key: tuple[object, ...] | None = None
         self._reach_objects: tuple[object, ...] = ()
-        self._reach: dict[tuple[str, str], Compiled] | None = None
+        self._reach: tuple[dict[tuple[str, str], Compiled], list[Compiled]] | None = None
         # Counters for tests and benchmarks.
         self.reused_functions = 0
         self.analyzed_functions = 0
@@ -198,9 +199,9 @@ class AnalysisCache:
 
     def compiled(
         self, summaries: Iterable[FileSummary], config: Config
-    ) -> dict[tuple[str, str], Compiled] | None:
-        """The compiled set of the previous call, if its summaries and config were these
-        very objects."""
+    ) -> tuple[dict[tuple[str, str], Compiled], list[Compiled]] | None:
+        """The compiled and traced sets of the previous call, if its summaries and config
+        were these very objects."""
         key = (id(config), *(id(s) for s in summaries))
         return self._reach if key == self._reach_key else None
 
@@ -208,7 +209,7 @@ class AnalysisCache:
         self,
         summaries: Sequence[FileSummary],
         config: Config,
-        compiled: dict[tuple[str, str], Compiled],
+        compiled: tuple[dict[tuple[str, str], Compiled], list[Compiled]],
     ) -> None:
         # The objects themselves are kept too, so that their ids stay theirs.
         self._reach_key = (id(config), *(id(s) for s in summaries))
