@@ -26,15 +26,19 @@ R = TypeVar("R")
 MAX_WORKERS = 4
 
 
+def available_cores() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def available_workers() -> int:
-    """How many processes may usefully run at once here (the CPUs this process may use)."""
+    """How many processes may usefully run at once here (1 without fork)."""
     if not hasattr(os, "fork"):
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_WORKERS))
+    return max(1, min(available_cores(), MAX_WORKERS))
 
 
 def split(items: Sequence[T], weights: Sequence[int], parts: int) -> list[list[T]]:

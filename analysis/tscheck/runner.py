@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from tscheck.cache import Cache, ResultEntry, SummaryEntry, digest
 from tscheck.config import Config
+from tscheck.fanout import available_cores
 from tscheck.index import FileSummary, summarize
 from tscheck.model import Diagnostic, RuleInfo
 
@@ -199,13 +200,6 @@ class Runner:
         if self.jobs > 0:
             return min(self.jobs, tasks)
         return min(available_cores(), tasks)
-
-
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def rule_catalog(cache: Cache | None = None) -> tuple[RuleInfo, ...]:
