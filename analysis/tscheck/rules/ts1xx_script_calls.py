@@ -26,16 +26,8 @@ from tscheck import cstwalk
 from tscheck.index import ClassInfo, FileSummary
 from tscheck.model import Family, Fix
 from tscheck.reach import is_torch_module
+from tscheck.rules import call_sites
 from tscheck.rules.base import FileContext, Rule, dotted, ex
-from tscheck.rules.ts5xx_serialization import (
-    _block_calls,
-    _CallIn,
-    _calls_on_lines,
-    _has_star,
-    _lines_with,
-    _positional,
-    _scope_bindings,
-)
 
 _SCRIPT = "torch.jit.script"
 _SCRIPT_CALL = re.compile(r"\bscript\s*\(")
@@ -107,17 +99,19 @@ def _builtin(qualified: str) -> str | None:
 # -- the script calls of a file and what their argument names ------------------------------------
 
 
-def _script_args(ctx: FileContext) -> Iterator[tuple[_CallIn, cst.BaseExpression]]:
+def _script_args(ctx: FileContext) -> Iterator[tuple[call_sites.CallIn, cst.BaseExpression]]:
     """Each `torch.jit.script(arg)` of the file with its one positional argument; sets ctx's
     block to the call's."""
     lines = {s.line for s in ctx.summary.jit_sites if s.kind == "script"}
     if not lines:
         return
-    for item in _calls_on_lines(ctx, lines & _lines_with(ctx.text, _SCRIPT_CALL), _NAMES):
+    for item in call_sites.calls_on_lines(
+        ctx, lines & call_sites.lines_with(ctx.text, _SCRIPT_CALL), _NAMES
+    ):
         call = item.call
-        if ctx.resolve(dotted(call.func)) != _SCRIPT or _has_star(call):
+        if ctx.resolve(dotted(call.func)) != _SCRIPT or call_sites.has_star(call):
             continue
-        positional = _positional(call)
+        positional = call_sites.positional(call)
         if positional and call.args[0] is positional[0]:
             yield item, positional[0].value
 
@@ -158,15 +152,15 @@ def _lambda_params(root: cst.CSTNode) -> set[str]:
 Values = list[cst.BaseExpression]
 
 
-def _values_of(ctx: FileContext, item: _CallIn, name: str) -> Values | None:
+def _values_of(ctx: FileContext, item: call_sites.CallIn, name: str) -> Values | None:
     """What `name = value` statements bind `name` to where the call reads it: its scope's, else
     the module's; None when anything else binds it (a parameter, import, def, loop...)."""
     module = ctx.module
     if not _enclosing_ok(module, item.scope):
         return None
     values: Values | None = None
-    local = _scope_bindings(ctx, item.scope) if item.scope is not None else {}
-    values = local[name] if name in local else _scope_bindings(ctx, None).get(name)
+    local = call_sites.scope_bindings(ctx, item.scope) if item.scope is not None else {}
+    values = local[name] if name in local else call_sites.scope_bindings(ctx, None).get(name)
     if not values or name in _lambda_params(module):
         return None
     if re.search(rf"\bglobal\b[^\n]*\b{re.escape(name)}\b", ctx.text):
@@ -174,20 +168,20 @@ def _values_of(ctx: FileContext, item: _CallIn, name: str) -> Values | None:
     return values
 
 
-def _unbound_here(ctx: FileContext, item: _CallIn, head: str) -> bool:
+def _unbound_here(ctx: FileContext, item: call_sites.CallIn, head: str) -> bool:
     """`head` is not bound by the call's scope nor by a module-level statement other than an
     import or a def: `ctx.resolve` says what it is."""
     module = ctx.module
     if not _enclosing_ok(module, item.scope) or head in _lambda_params(module):
         return False
-    if item.scope is not None and head in _scope_bindings(ctx, item.scope):
+    if item.scope is not None and head in call_sites.scope_bindings(ctx, item.scope):
         return False
     if head in ctx.summary.global_names or "import *" in ctx.text:
         return False
     return not re.search(rf"\bglobal\b[^\n]*\b{re.escape(head)}\b", ctx.text)
 
 
-def _is_lambda(ctx: FileContext, item: _CallIn, arg: cst.BaseExpression) -> bool:
+def _is_lambda(ctx: FileContext, item: call_sites.CallIn, arg: cst.BaseExpression) -> bool:
     if isinstance(arg, cst.Lambda):
         return True
     if not isinstance(arg, cst.Name):
@@ -646,7 +640,9 @@ def _name_uses(module: cst.Module, name: str) -> Iterator[tuple[cst.Name, cst.CS
         stack.extend((child, node) for child in cstwalk.children(node))
 
 
-def _exec_def(ctx: FileContext, item: _CallIn, arg: cst.BaseExpression) -> _ExecDef | None:
+def _exec_def(
+    ctx: FileContext, item: call_sites.CallIn, arg: cst.BaseExpression
+) -> _ExecDef | None:
     """What `arg` is when it is visibly a function that an `exec` call defined: a name bound
     only to `ns["key"]`, where `ns` is bound only to one dict literal in the same scope, used
     nowhere but in `ns[...]` reads and one `exec(source, ns)` (or `exec(source, g, ns)`) of that
@@ -670,11 +666,11 @@ def _exec_def(ctx: FileContext, item: _CallIn, arg: cst.BaseExpression) -> _Exec
     if key is None or ns in (arg.value, "exec"):
         return None
     scope = item.scope
-    if scope is not None and ns not in _scope_bindings(ctx, scope):
+    if scope is not None and ns not in call_sites.scope_bindings(ctx, scope):
         scope = None
-        if arg.value in _scope_bindings(ctx, item.scope):
+        if arg.value in call_sites.scope_bindings(ctx, item.scope):
             return None  # fn local, ns global: keep it simple
-    bound = _scope_bindings(ctx, scope).get(ns)
+    bound = call_sites.scope_bindings(ctx, scope).get(ns)
     if not bound or len(bound) != 1 or _fresh_dict(bound[0]) is None:
         return None
     if not _unbound_here(ctx, item, "exec"):
@@ -682,7 +678,7 @@ def _exec_def(ctx: FileContext, item: _CallIn, arg: cst.BaseExpression) -> _Exec
     # Every use of `ns`: its binding, `ns[...]` reads, the one exec call.
     execs: list[cst.Call] = []
     for module, _ in ctx.modules():
-        calls = {id(c.call): c for c in _block_calls(ctx, module)}
+        calls = {id(c.call): c for c in call_sites.block_calls(ctx, module)}
         for name, parent in _name_uses(module, ns):
             if isinstance(parent, cst.Subscript) and parent.value is name:
                 continue  # a read, or a store the binding check below refuses
@@ -709,8 +705,12 @@ def _exec_def(ctx: FileContext, item: _CallIn, arg: cst.BaseExpression) -> _Exec
     exec_at = re.search(rf"\bexec\s*\([^\n]*\b{re.escape(ns)}\b", ctx.text)
     if taken_at is None or exec_at is None or exec_at.start() > taken_at.start():
         return None
-    positional = _positional(call)
-    if _has_star(call) or len(positional) != len(call.args) or len(positional) not in (2, 3):
+    positional = call_sites.positional(call)
+    if (
+        call_sites.has_star(call)
+        or len(positional) != len(call.args)
+        or len(positional) not in (2, 3)
+    ):
         return None
     if not (isinstance(positional[-1].value, cst.Name) and positional[-1].value.value == ns):
         return None

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import libcst as cst
 
@@ -31,8 +30,8 @@ from tscheck.index import (
     JitSite,
 )
 from tscheck.model import ChainLink, Family, Fix, Range, Severity, TextEdit
-from tscheck.parse import ParsedBlocks
 from tscheck.reach import Compiled, Project, compiled_set, is_torch_module
+from tscheck.rules import call_sites
 from tscheck.rules.base import FileContext, Rule, dotted, ex
 
 _EXTRA_FILES = "_extra_files"
@@ -298,163 +297,6 @@ _RETURNS_SELF = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _CallIn:
-    """A call with the scope that holds it (its def, or None at module level)."""
-
-    call: cst.Call
-    scope: cst.FunctionDef | None
-
-
-Bindings = dict[str, list[cst.BaseExpression] | None]
-
-
-class _FileFacts:
-    """What the rules of this family read in one file check, computed once for all of them:
-    the calls of each block and the bindings of each scope (keyed by node id; the nodes are
-    kept alive with their entries, so an id cannot be reused)."""
-
-    def __init__(self) -> None:
-        self.calls: dict[int, tuple[cst.Module, list[_CallIn]]] = {}
-        self.bindings: dict[int, tuple[object, Bindings]] = {}
-
-
-_FACTS: weakref.WeakKeyDictionary[ParsedBlocks, _FileFacts] = weakref.WeakKeyDictionary()
-
-
-def _facts(ctx: FileContext) -> _FileFacts:
-    facts = _FACTS.get(ctx.blocks)
-    if facts is None:
-        facts = _FACTS[ctx.blocks] = _FileFacts()
-    return facts
-
-
-def _call_name(call: cst.Call) -> str:
-    func = call.func
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    return func.value if isinstance(func, cst.Name) else ""
-
-
-def _block_calls(ctx: FileContext, module: cst.Module) -> list[_CallIn]:
-    facts = _facts(ctx)
-    known = facts.calls.get(id(module))
-    if known is None:
-        found: list[_CallIn] = []
-        stack: list[tuple[cst.CSTNode, cst.FunctionDef | None]] = [(module, None)]
-        while stack:
-            node, scope = stack.pop()
-            if isinstance(node, cst.Call):
-                found.append(_CallIn(node, scope))
-            inner = node if isinstance(node, cst.FunctionDef) else scope
-            stack.extend((child, inner) for child in cstwalk.children(node))
-        known = facts.calls[id(module)] = (module, found)
-    return known[1]
-
-
-def _calls_on_lines(ctx: FileContext, lines: set[int], names: frozenset[str]) -> Iterator[_CallIn]:
-    """The calls named one of `names` (`x.save(...)`, `save(...)`) in the blocks holding
-    `lines`, with their scope; sets ctx's block to the call's own (a block is a top-level
-    statement: a def's calls all live in it)."""
-    done: set[int] = set()
-    for line in sorted(lines):
-        module, start = ctx.blocks.module_for_line(line)
-        if id(module) in done:
-            continue
-        done.add(id(module))
-        for item in _block_calls(ctx, module):
-            if _call_name(item.call) in names:
-                ctx.use(module, start)
-                yield item
-
-
-def _target_names(target: cst.CSTNode) -> Iterator[str]:
-    """The names an assignment target binds."""
-    if isinstance(target, cst.Name):
-        yield target.value
-    elif isinstance(target, (cst.Tuple, cst.List)):
-        for element in target.elements:
-            yield from _target_names(element.value)
-    elif isinstance(target, cst.StarredElement):
-        yield from _target_names(target.value)
-
-
-def _scope_bindings(ctx: FileContext, scope: cst.FunctionDef | None) -> Bindings:
-    """For each name bound in `scope`: the values of its `name = value` statements, or None
-    when something else binds it too (a parameter, loop, `with`, import, `global`, augmented
-    or tuple assignment, walrus, `del`, a def...)."""
-    facts = _facts(ctx)
-    known = facts.bindings.get(id(scope))
-    if known is not None:
-        return known[1]
-    table: Bindings = {}
-
-    def poison(name: str) -> None:
-        table[name] = None
-
-    def add(name: str, value: cst.BaseExpression) -> None:
-        values = table.setdefault(name, [])
-        if values is not None:
-            values.append(value)
-
-    if scope is None:
-        roots: list[cst.CSTNode] = [m for m, _ in ctx.modules()]
-    else:
-        params = scope.params
-        every = [*params.posonly_params, *params.params, *params.kwonly_params]
-        every.extend(p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param))
-        for param in every:
-            poison(param.name.value)
-        roots = [scope.body]
-    stack = list(roots)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Assign):
-            single = len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name)
-            for target in node.targets:
-                for name in _target_names(target.target):
-                    if single:
-                        add(name, node.value)
-                    else:
-                        poison(name)
-        elif isinstance(node, cst.AnnAssign):
-            if node.value is not None:
-                for name in _target_names(node.target):
-                    add(name, node.value)
-        elif isinstance(node, (cst.AugAssign, cst.For, cst.CompFor, cst.NamedExpr)):
-            for name in _target_names(node.target):
-                poison(name)
-        elif isinstance(node, cst.AsName):
-            for name in _target_names(node.name):
-                poison(name)
-        elif isinstance(node, (cst.Global, cst.Nonlocal)):
-            for item in node.names:
-                poison(item.name.value)
-        elif isinstance(node, cst.ImportAlias):
-            bound = node.asname.name if node.asname is not None else node.name
-            if isinstance(bound, (cst.Name, cst.Attribute)):
-                poison(dotted(bound).split(".")[0])
-        elif isinstance(node, cst.Del):
-            for name in _target_names(node.target):
-                poison(name)
-        elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            poison(node.name.value)
-            continue  # a scope of its own
-        elif isinstance(node, cst.Lambda):
-            continue
-        stack.extend(cstwalk.children(node))
-    facts.bindings[id(scope)] = (scope, table)
-    return table
-
-
-def _bound_values(
-    ctx: FileContext, scope: cst.FunctionDef | None, name: str
-) -> list[cst.BaseExpression] | None:
-    """What `name = value` statements of `scope` assign to `name`, when those are its only
-    bindings there; None when something else binds it, or nothing does."""
-    return _scope_bindings(ctx, scope).get(name) or None
-
-
 def _jit_call(ctx: FileContext, expr: cst.BaseExpression, kinds: frozenset[str]) -> bool:
     return isinstance(expr, cst.Call) and ctx.resolve(dotted(expr.func)) in kinds
 
@@ -469,7 +311,7 @@ def _jit_product(
         return expr
     if not isinstance(expr, cst.Name):
         return None
-    values = _bound_values(ctx, scope, expr.value)
+    values = call_sites.bound_values(ctx, scope, expr.value)
     if values is None or not all(_jit_call(ctx, v, kinds) for v in values):
         return None
     last = values[-1]
@@ -484,7 +326,7 @@ def _constructed_module(
     `Net(...).eval()`, or a local name only ever assigned such expressions (of one class)."""
     values: list[cst.BaseExpression] = [expr]
     if isinstance(expr, cst.Name):
-        values = _bound_values(ctx, scope, expr.value) or []
+        values = call_sites.bound_values(ctx, scope, expr.value) or []
     found: set[tuple[str, str]] = set()
     result: tuple[FileSummary, ClassInfo] | None = None
     for value in values:
@@ -520,7 +362,7 @@ def _scripted_root(
     if module is not None:
         return module
     if isinstance(arg, (cst.Name, cst.Attribute)):
-        if isinstance(arg, cst.Name) and _bound_values(ctx, scope, arg.value) is not None:
+        if isinstance(arg, cst.Name) and call_sites.bound_values(ctx, scope, arg.value) is not None:
             return None  # a local variable: whatever it holds
         hit = ctx.project.lookup(ctx.resolve(dotted(arg)))
         if hit is not None and isinstance(hit[1], FunctionInfo) and "." not in hit[1].qualname:
@@ -536,31 +378,15 @@ def _script_object(
     itself, which pickles and has no `save`)."""
     if _jit_product(ctx, expr, scope, JIT_SCRIPT | JIT_TRACE) is None:
         return False
-    values = [expr] if isinstance(expr, cst.Call) else _bound_values(ctx, scope, dotted(expr))
+    values = (
+        [expr] if isinstance(expr, cst.Call) else call_sites.bound_values(ctx, scope, dotted(expr))
+    )
     for value in values or []:
         assert isinstance(value, cst.Call)
         if _jit_call(ctx, value, JIT_SCRIPT) and _scripted_root(ctx, value, scope) is None:
             return False
     return True
 
-
-def _lines_with(text: str, pattern: re.Pattern[str]) -> set[int]:
-    return {text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text)}
-
-
-def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    return next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
-
-
-def _positional(call: cst.Call) -> list[cst.Arg]:
-    return [a for a in call.args if a.keyword is None and not a.star]
-
-
-def _has_star(call: cst.Call) -> bool:
-    return any(a.star for a in call.args)
-
-
-# -- TS502: the save of a module whose compiled code calls an ignored function ---------------------
 
 _SAVE_CALL = re.compile(r"\bsave\s*\(")
 _COMPILED: weakref.WeakKeyDictionary[Project, dict[str, dict[tuple[str, str], Compiled]]] = (
@@ -783,7 +609,9 @@ class SaveBlockedByIgnoredCallRule(Rule):
         sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script")}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL), _SAVE):
+        for item in call_sites.calls_on_lines(
+            ctx, sites & call_sites.lines_with(ctx.text, _SAVE_CALL), _SAVE
+        ):
             saved = self._saved(ctx, item.call)
             if saved is None:
                 continue
@@ -799,7 +627,7 @@ class SaveBlockedByIgnoredCallRule(Rule):
         """The module a save call saves: `torch.jit.save(m, ...)` or `m.save(...)`."""
         name = ctx.resolve(dotted(call.func))
         if name in JIT_SAVE:
-            positional = _positional(call)
+            positional = call_sites.positional(call)
             return positional[0].value if positional and not call.args[0].keyword else None
         if name == TORCH_SAVE or not isinstance(call.func, cst.Attribute):
             return None
@@ -847,7 +675,7 @@ class SaveBlockedByIgnoredCallRule(Rule):
 _CUDA = re.compile(r"""\.cuda\s*\(|["']cuda(?::\d+)?["']""")
 
 
-def _load_calls(ctx: FileContext) -> Iterator[_CallIn]:
+def _load_calls(ctx: FileContext) -> Iterator[call_sites.CallIn]:
     """Every `torch.jit.load(...)` call of the file, found by text first: only lines where a
     name this file binds to torch.jit.load (or to torch.jit, `jit.load(`) is called get their
     block parsed, so a local `load()` in a large class costs nothing."""
@@ -857,7 +685,7 @@ def _load_calls(ctx: FileContext) -> Iterator[_CallIn]:
     if pattern is None:
         return
     names = _LOAD | {local for local, full in ctx.summary.imports if full == JIT_LOAD}
-    for item in _calls_on_lines(ctx, _lines_with(ctx.text, pattern), names):
+    for item in call_sites.calls_on_lines(ctx, call_sites.lines_with(ctx.text, pattern), names):
         if ctx.resolve(dotted(item.call.func)) == JIT_LOAD:
             yield item
 
@@ -1018,10 +846,10 @@ def restore(path: str) -> torch.jit.ScriptModule:
             return
         for item in _load_calls(ctx):
             call = item.call
-            positional = _positional(call)
-            if _has_star(call) or not positional or len(positional) > 1:
+            positional = call_sites.positional(call)
+            if call_sites.has_star(call) or not positional or len(positional) > 1:
                 continue  # map_location passed positionally, or only run time knows
-            if _keyword(call, "map_location") is not None:
+            if call_sites.keyword(call, "map_location") is not None:
                 continue
             end = ctx.range(call.args[-1].value).end
             edit = TextEdit(Range(end, end), ', map_location="cpu"')
@@ -1149,11 +977,13 @@ def export() -> None:
         lines = {s.line for s in ctx.summary.jit_sites if s.kind in ("script", "trace")}
         if not lines:
             return
-        for item in _calls_on_lines(ctx, _lines_with(ctx.text, _SAVE_CALL), _SAVE):
+        for item in call_sites.calls_on_lines(
+            ctx, call_sites.lines_with(ctx.text, _SAVE_CALL), _SAVE
+        ):
             call = item.call
             if ctx.resolve(dotted(call.func)) != TORCH_SAVE:
                 continue
-            positional = _positional(call)
+            positional = call_sites.positional(call)
             if not positional or call.args[0].keyword is not None:
                 continue
             saved = positional[0].value
@@ -1302,8 +1132,8 @@ def roundtrip() -> None:
     def check_file(self, ctx: FileContext) -> None:
         for item in _load_calls(ctx):
             call = item.call
-            positional = _positional(call)
-            arg = _keyword(call, "map_location")
+            positional = call_sites.positional(call)
+            arg = call_sites.keyword(call, "map_location")
             if arg is None and len(positional) >= 2 and positional[1] is call.args[1]:
                 arg = positional[1]
             if arg is None:
@@ -1454,12 +1284,12 @@ def export() -> None:
         sites = {s.line for s in ctx.summary.jit_sites if s.kind == "save"}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites, _SAVE):
+        for item in call_sites.calls_on_lines(ctx, sites, _SAVE):
             call = item.call
             name = dotted(call.func)
             if ctx.resolve(name) not in JIT_SAVE:
                 continue
-            positional = _positional(call)
+            positional = call_sites.positional(call)
             if not positional or call.args[0].keyword is not None:
                 continue
             saved = positional[0].value
@@ -1494,7 +1324,7 @@ def _file_object(
     if isinstance(expr, cst.Name):
         values = [*_with_targets(ctx, scope, expr.value)]
         if not values:
-            values = _bound_values(ctx, scope, expr.value) or []
+            values = call_sites.bound_values(ctx, scope, expr.value) or []
     kinds: set[str] = set()
     for value in values:
         name = ctx.resolve(dotted(value.func)) if isinstance(value, cst.Call) else ""
@@ -1515,7 +1345,7 @@ def _with_targets(ctx: FileContext, scope: cst.FunctionDef | None, name: str) ->
     while stack:
         node = stack.pop()
         if isinstance(node, cst.WithItem) and node.asname is not None:
-            if name in _target_names(node.asname.name):
+            if name in call_sites.target_names(node.asname.name):
                 if isinstance(node.item, cst.Call) and isinstance(node.asname.name, cst.Name):
                     found.append(node.item)
                 else:
@@ -1530,7 +1360,10 @@ def _with_targets(ctx: FileContext, scope: cst.FunctionDef | None, name: str) ->
     # Any other binding of the name (assignment, loop, parameter...) makes it unknown.
     params = scope.params
     every = [*params.posonly_params, *params.params, *params.kwonly_params]
-    if any(p.name.value == name for p in every) or _bound_values(ctx, scope, name) is not None:
+    if (
+        any(p.name.value == name for p in every)
+        or call_sites.bound_values(ctx, scope, name) is not None
+    ):
         return []
     return found
 
@@ -1656,15 +1489,21 @@ def export() -> bytes:
         sites = {s.line for s in ctx.summary.jit_sites if s.kind in ("save", "script", "trace")}
         if not sites:
             return
-        for item in _calls_on_lines(ctx, sites & _lines_with(ctx.text, _SAVE_CALL), _SAVE):
+        for item in call_sites.calls_on_lines(
+            ctx, sites & call_sites.lines_with(ctx.text, _SAVE_CALL), _SAVE
+        ):
             call = item.call
             func = call.func
             if not isinstance(func, cst.Attribute) or func.attr.value != "save":
                 continue
             if ctx.resolve(dotted(func)) in (TORCH_SAVE, *JIT_SAVE):
                 continue
-            positional = _positional(call)
-            if len(positional) != 1 or call.args[0] is not positional[0] or _has_star(call):
+            positional = call_sites.positional(call)
+            if (
+                len(positional) != 1
+                or call.args[0] is not positional[0]
+                or call_sites.has_star(call)
+            ):
                 continue
             if not _script_object(ctx, func.value, item.scope):
                 continue
